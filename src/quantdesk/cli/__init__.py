@@ -1,0 +1,1 @@
+"""The ``quantdesk`` command line: a thin shell over ``quantdesk.services``."""

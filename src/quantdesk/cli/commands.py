@@ -1,0 +1,16 @@
+"""The registry of sub-command groups: each concern has its own module exposing a ``typer.Typer`` or a function."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Attach every sub-command to ``app``."""
+    from quantdesk.cli import config_cmd, data_cmd, demo_cmd
+
+    app.add_typer(config_cmd.app, name="config")
+    app.add_typer(data_cmd.app, name="data")
+    app.command("demo")(demo_cmd.demo)
