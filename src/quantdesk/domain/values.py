@@ -14,8 +14,8 @@ from typing import TypeAlias
 from quantdesk.errors import ValidationError
 
 __all__ = [
-    "ZERO",
     "USD",
+    "ZERO",
     "Currency",
     "Money",
     "Numeric",
