@@ -87,7 +87,7 @@ def run() -> None:
     _register()
     verbose = any(a in ("-v", "--verbose") for a in sys.argv[1:])
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except QuantdeskError as exc:
         if verbose:
             err_console.print(escape(traceback.format_exc()))
@@ -111,6 +111,8 @@ def run() -> None:
             err_console.print(escape(traceback.format_exc()))
         err_console.print(f"[red]{escape(error_line(exc))}[/red] (run with -v for the traceback)")
         sys.exit(1)
+    # In standalone_mode=False click returns typer.Exit's code instead of raising it.
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from quantdesk.errors import QuantdeskError
@@ -21,7 +22,8 @@ from quantdesk.errors import QuantdeskError
 __all__ = ["CliState", "Output", "error_line", "to_jsonable"]
 
 console = Console()
-err_console = Console(stderr=True)
+# soft_wrap keeps an error on one line even when stderr is not a terminal (CI logs, pipes).
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -88,7 +90,7 @@ class Output:
         for c in columns:
             t.add_column(c, overflow="fold")
         for r in materialised:
-            t.add_row(*[_cell(v) for v in r])
+            t.add_row(*[escape(_cell(v)) for v in r])
         console.print(t)
 
     def json(self, document: Any) -> None:
@@ -104,7 +106,7 @@ class Output:
             console.print(text)
         else:
             for k, v in document.items():
-                console.print(f"[bold]{k}[/bold]: {_cell(v)}")
+                console.print(f"[bold]{escape(str(k))}[/bold]: {escape(_cell(v))}")
 
     def message(self, text: str) -> None:
         """Human-only text (progress, notes); suppressed with ``--json`` so stdout stays one document."""
