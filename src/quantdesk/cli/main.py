@@ -101,12 +101,13 @@ def run() -> None:
     except KeyboardInterrupt:
         err_console.print("[red]interrupted[/red]")
         sys.exit(130)
+    except typer.exceptions.TyperException as exc:  # usage errors: click's own message and exit code
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        code = getattr(exc, "exit_code", 2)
+        sys.exit(code if isinstance(code, int) else 2)
     except Exception as exc:  # a bug, not bad input: still one line, traceback with -v
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if verbose:
             err_console.print(escape(traceback.format_exc()))
         err_console.print(f"[red]{escape(error_line(exc))}[/red] (run with -v for the traceback)")

@@ -1,0 +1,87 @@
+"""The real entry point, in a subprocess: exit codes, one-line errors, --version, --json and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quantdesk import __version__
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTDESK")}
+    env["QUANTDESK__PATHS__DATA_DIR"] = str(cwd / "data")
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "quantdesk.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_version(tmp_path: Path) -> None:
+    result = _run("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"quantdesk {__version__}"
+
+
+def test_bad_override_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    result = _run("--set", "ib.port=abc", "config", "show", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ib.port" in lines[0]
+    assert "abc" in lines[0]
+    assert "fix:" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_override_syntax(tmp_path: Path) -> None:
+    result = _run("--set", "ib.port", "config", "show", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--set" in result.stderr
+    assert "section.key=value" in result.stderr
+
+
+def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
+    result = _run("-v", "--set", "ib.port=abc", "config", "show", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run("frobnicate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No such command" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_loads_the_real_sample_and_prints_one_json_document(tmp_path: Path) -> None:
+    result = _run("demo", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["mode"] == "paper"
+    sample = doc["sample"]
+    assert sample["rows"] == 20 * 8313
+    aapl = next(s for s in sample["symbols"] if s["symbol"] == "AAPL")
+    assert aapl["rows"] == 8313
+    assert aapl["last"].startswith("2022-12-28")
+    assert aapl["last_close"] == pytest.approx(125.674, abs=1e-6)
+    assert (tmp_path / "data" / "bars" / "catalog.json").exists()
+
+
+def test_demo_text_mode(tmp_path: Path) -> None:
+    result = _run("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Stored 20 symbols" in result.stdout
+    assert "paper" in result.stdout
+    assert "AAPL" in result.stdout
