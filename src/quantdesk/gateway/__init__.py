@@ -1,0 +1,56 @@
+"""The TWS-API wire-protocol simulator ("the gateway"): an asyncio server the unmodified ``ib_async`` client talks to.
+
+It claims server version 178 and serves accounts, contracts, market data and history from the bundled S&P 500
+sample replayed on today's calendar. Order handling plugs in through :attr:`GatewayServer.handlers`.
+
+Start one in a test::
+
+    async with GatewayServer(GatewayConfig(speed=0)) as gw:
+        await ib.connectAsync("127.0.0.1", gw.port, clientId=1)
+"""
+
+from quantdesk.gateway.accounts import Account, AccountBook, Holding, InstrumentInfo
+from quantdesk.gateway.clock import SESSION_SECONDS, SessionCalendar, SimClock
+from quantdesk.gateway.codec import SERVER_VERSION, FrameDecoder, ProtocolError, Request, encode_field, frame
+from quantdesk.gateway.config import DEFAULT_ACCOUNTS, GatewayConfig
+from quantdesk.gateway.contracts import ContractCatalog, ContractQuery, ContractSpec, OptionChainInfo
+from quantdesk.gateway.faults import Faults
+from quantdesk.gateway.handlers import Handler, HandlerTable
+from quantdesk.gateway.history import HistoryBuilder
+from quantdesk.gateway.market_data import MarketModel, Quote
+from quantdesk.gateway.order_stubs import ORDER_MESSAGE_IDS
+from quantdesk.gateway.server import Extension, GatewayServer, serve
+from quantdesk.gateway.session import Session
+
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "ORDER_MESSAGE_IDS",
+    "SERVER_VERSION",
+    "SESSION_SECONDS",
+    "Account",
+    "AccountBook",
+    "ContractCatalog",
+    "ContractQuery",
+    "ContractSpec",
+    "Extension",
+    "Faults",
+    "FrameDecoder",
+    "GatewayConfig",
+    "GatewayServer",
+    "Handler",
+    "HandlerTable",
+    "HistoryBuilder",
+    "Holding",
+    "InstrumentInfo",
+    "MarketModel",
+    "OptionChainInfo",
+    "ProtocolError",
+    "Quote",
+    "Request",
+    "Session",
+    "SessionCalendar",
+    "SimClock",
+    "encode_field",
+    "frame",
+    "serve",
+]
