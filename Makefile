@@ -40,8 +40,9 @@ fmt: sync
 test: lint
 	$(RUN) pytest -n $(PYTEST_WORKERS) -q
 
-bench: sync
-	$(RUN) python benchmarks/run.py
+bench: bootstrap
+	@$(UV) sync --locked --no-progress --quiet --group bench
+	$(UV) run --locked --no-progress --group bench python benchmarks/run.py $(BENCH)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
