@@ -1,7 +1,8 @@
 """The TWS-API wire-protocol simulator ("the gateway"): an asyncio server the unmodified ``ib_async`` client talks to.
 
 It claims server version 178 and serves accounts, contracts, market data and history from the bundled S&P 500
-sample replayed on today's calendar. Order handling plugs in through :attr:`GatewayServer.handlers`.
+sample replayed on today's calendar, and fills orders through the shared matching engine
+(:mod:`quantdesk.gateway.order_desk`, installed by default).
 
 Start one in a test::
 
@@ -18,7 +19,8 @@ from quantdesk.gateway.faults import Faults
 from quantdesk.gateway.handlers import Handler, HandlerTable
 from quantdesk.gateway.history import HistoryBuilder
 from quantdesk.gateway.market_data import MarketModel, Quote
-from quantdesk.gateway.order_stubs import ORDER_MESSAGE_IDS
+from quantdesk.gateway.order_desk import OrderDesk
+from quantdesk.gateway.order_handlers import ORDER_MESSAGE_IDS, desk_of, install_orders
 from quantdesk.gateway.server import Extension, GatewayServer, serve
 from quantdesk.gateway.session import Session
 
@@ -44,13 +46,16 @@ __all__ = [
     "InstrumentInfo",
     "MarketModel",
     "OptionChainInfo",
+    "OrderDesk",
     "ProtocolError",
     "Quote",
     "Request",
     "Session",
     "SessionCalendar",
     "SimClock",
+    "desk_of",
     "encode_field",
     "frame",
+    "install_orders",
     "serve",
 ]

@@ -51,7 +51,24 @@ class GatewayConfig:
     option_underlyings
         Stocks that get an option chain.
     state_file
-        JSON file the accounts and order ids are loaded from at start and saved to at stop.
+        JSON file the accounts, order ids, orders and executions are loaded from at start and saved to at stop.
+    read_only, read_only_client_ids
+        IB's "Read-Only API" setting, for every client or for the listed client ids: order requests get error 321.
+    master_client_id
+        The client id that sees every client's orders and executions (IB's "Master API client id"); None: nobody.
+    paper
+        Answer working orders PreSubmitted first, then Submitted, as a paper account does (else Submitted at once).
+    commission_schedule
+        ``fixed`` or ``tiered`` (IB's US stock schedules, with IB's option/future/forex fees), or ``none``.
+    respect_quote_size
+        A quote fills at most its displayed size, so a large order fills in several executions.
+    max_price_deviation
+        Reject limit and stop prices further than this share from the market price (0.5: 50 %; 0 disables).
+    margin_check
+        Reject orders whose initial margin the account's equity with loan value cannot cover.
+    tick_flood
+        Stream ticks back-to-back as fast as each client reads them (for throughput benchmarks), on top of the
+        regular pushes every ``tick_interval``.
     extra
         Free-form settings for extensions (the order module's commission model, fill latency, …).
     """
@@ -74,6 +91,15 @@ class GatewayConfig:
     farm_notices: bool = True
     option_underlyings: tuple[str, ...] = ("AAPL",)
     state_file: Path | None = None
+    read_only: bool = False
+    read_only_client_ids: tuple[int, ...] = ()
+    master_client_id: int | None = 0
+    paper: bool = True
+    commission_schedule: str = "fixed"
+    respect_quote_size: bool = True
+    max_price_deviation: float = 0.5
+    margin_check: bool = True
+    tick_flood: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,6 +113,17 @@ class GatewayConfig:
             raise ValidationError("must be > 0", field="tick_interval", value=self.tick_interval)
         if not 0 <= self.port <= 65535:
             raise ValidationError("not a TCP port", field="port", value=self.port, hint="0 lets the OS choose")
+        if self.commission_schedule not in ("fixed", "tiered", "none"):
+            raise ValidationError(
+                "unknown commission schedule",
+                field="commission_schedule",
+                value=self.commission_schedule,
+                hint="use fixed, tiered or none",
+            )
+        if self.max_price_deviation < 0:
+            raise ValidationError(
+                "must be >= 0", field="max_price_deviation", value=self.max_price_deviation, hint="0 disables the check"
+            )
         if self.start is not None and self.start.tzinfo is None:
             raise ValidationError(
                 "must be timezone-aware", field="start", value=self.start, hint="pass tzinfo=ZoneInfo(...)"

@@ -2,8 +2,8 @@
 
 A handler is ``handler(session, request)`` (plain or ``async``) registered under the message id it answers; the
 request's cursor stands just after the message id, so a handler reads the version field itself where the message
-has one. :meth:`HandlerTable.register` replaces an earlier handler, which is how the order module takes over the
-order messages (3, 4, 5, 7, 15, 16, 58, 99) from the placeholders in :mod:`quantdesk.gateway.order_stubs`.
+has one. :meth:`HandlerTable.register` replaces an earlier handler; the order messages (3, 4, 5, 7, 15, 16, 58, 99)
+are registered by :func:`quantdesk.gateway.order_handlers.install_orders`.
 """
 
 from __future__ import annotations

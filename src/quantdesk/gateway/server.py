@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from quantdesk.gateway.account_handlers import install_account_handlers, publish_account
 from quantdesk.gateway.accounts import AccountBook, InstrumentInfo, cash_by_account, load_state, save_state
@@ -23,19 +23,22 @@ from quantdesk.gateway.clock import NEW_YORK, SESSION_SECONDS, SessionCalendar, 
 from quantdesk.gateway.config import DEFAULT_ACCOUNTS, GatewayConfig
 from quantdesk.gateway.contracts import ContractCatalog, build_catalog
 from quantdesk.gateway.faults import Faults
+from quantdesk.gateway.flood import install_flood
 from quantdesk.gateway.handlers import HandlerTable, install_core_handlers
 from quantdesk.gateway.history import HistoryBuilder
 from quantdesk.gateway.market_data import MarketModel
 from quantdesk.gateway.market_handlers import install_market_handlers
-from quantdesk.gateway.order_stubs import install_order_stubs
+from quantdesk.gateway.order_handlers import install_orders
 from quantdesk.gateway.pacing import HistoricalPacer, LineCounter
 from quantdesk.gateway.sample import build_series, load_sample_closes
 from quantdesk.gateway.session import Session
+from quantdesk.gateway.writer import CoalescingWriter
 
 __all__ = ["Extension", "GatewayServer", "serve"]
 
 Extension = Callable[["GatewayServer"], None]
 _log = logging.getLogger("quantdesk.gateway")
+_clients = logging.getLogger("quantdesk.gateway.clients")
 DEFAULT_REPLAY_LOOKAHEAD = 252
 DEFAULT_START_SECONDS = 1800.0
 
@@ -70,7 +73,7 @@ class GatewayServer:
         self.lines = LineCounter(config.market_data_lines)
         self.faults = Faults(self)
         self.handlers = HandlerTable()
-        for install in (install_core_handlers, install_account_handlers, install_market_handlers, install_order_stubs):
+        for install in (install_core_handlers, install_account_handlers, install_market_handlers):
             install(self.handlers)
         self.sessions: dict[int, Session] = {}
         self.next_order_ids: dict[int, int] = {}
@@ -80,9 +83,14 @@ class GatewayServer:
         self._pump_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pump_hooks: list[Callable[[float], None]] = []
+        self._save_hooks: list[Callable[[], None]] = []
+        self.extras: dict[str, Any] = {}
         self.port = config.port
         self._load_state()
         self.accounts.on_change(lambda account_id, con_id: publish_account(self, account_id, con_id))
+        install_orders(self)
+        if config.tick_flood:
+            install_flood(self)
         for extension in extensions:
             extension(self)
 
@@ -146,7 +154,7 @@ class GatewayServer:
         return self._server is not None
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(self, reader, writer)
+        session = Session(self, reader, cast(asyncio.StreamWriter, CoalescingWriter(writer)))
         self._connections.add(session)
         task = asyncio.current_task()
         if task is not None:
@@ -189,20 +197,27 @@ class GatewayServer:
 
         return remove
 
+    def add_save_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` before every save of the state file (extensions put their state into :attr:`state`)."""
+        self._save_hooks.append(hook)
+
     # --- clients and order ids -------------------------------------------------------------------------------
 
     def register(self, session: Session, client_id: int) -> bool:
         """Claim a client id for a session; ``False`` when a live session already holds it."""
         current = self.sessions.get(client_id)
         if current is not None and current is not session and current.is_open:
+            _clients.info("client %s refused: the client id is in use (%s)", client_id, session.peer)
             return False
         self.sessions[client_id] = session
+        _clients.info("client %s connected from %s", client_id, session.peer)
         return True
 
     def unregister(self, session: Session) -> None:
         """Release the session's client id (only if it still holds it)."""
         if session.client_id is not None and self.sessions.get(session.client_id) is session:
             del self.sessions[session.client_id]
+            _clients.info("client %s disconnected", session.client_id)
 
     def next_order_id(self, client_id: int) -> int:
         """The next valid order id of a client id (IB keeps one sequence per client id)."""
@@ -244,6 +259,8 @@ class GatewayServer:
         path = self.config.state_file
         if path is None:
             return
+        for hook in list(self._save_hooks):
+            hook()
         self.state["accounts"] = self.accounts.to_json()
         self.state["next_order_ids"] = {str(k): v for k, v in self.next_order_ids.items()}
         save_state(Path(path), self.state)

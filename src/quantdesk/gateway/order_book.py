@@ -1,0 +1,196 @@
+"""The gateway's record of every order and execution: what IB ids they carry and where they stand.
+
+The matching engine (``quantdesk.execution``) decides fills; this book keeps what TWS keeps besides: the order as
+the client sent it (wire fields), its owner and ids, the IB status string, cumulative fills and the executions.
+Orders are keyed by ``(clientId, orderId)`` — IB's order ids are per client id — and by ``permId``, which the
+gateway hands out server-wide. A held order (``transmit=0``) waits here, outside the engine, until the order
+that transmits its list arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.orders import Order
+from quantdesk.gateway.order_wire import WireContract, WireOrder
+
+__all__ = ["DONE_STATUSES", "FIRST_PERM_ID", "ExecutionRecord", "GatewayOrder", "GatewayOrderBook"]
+
+DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
+FIRST_PERM_ID = 1_100_000_001
+
+
+@dataclass(slots=True, eq=False)
+class GatewayOrder:
+    """One order the gateway accepted (or holds): its wire terms, owner, ids and progress.
+
+    ``contract`` is the contract as replies carry it (the catalogue's fields); ``order`` the latest terms the client
+    sent, with ``client_id`` and ``perm_id`` filled in. ``engine_offset`` is what had filled before the current
+    matching engine took the order over (a restored order works only its remainder there). ``active`` is False
+    while a child waits for its parent; ``withhold_status`` is set by the "withhold orderStatus" fault.
+    ``domain`` (the engine's order while it is held) and ``encoded`` (the last ``openOrder`` encoding) are runtime
+    only and never saved.
+    """
+
+    client_id: int
+    order_id: int
+    perm_id: int
+    con_id: int
+    account: str
+    contract: WireContract
+    order: WireOrder
+    status: str = "PendingSubmit"
+    held: bool = False
+    active: bool = True
+    filled: float = 0.0
+    notional: float = 0.0
+    last_fill_price: float = 0.0
+    engine_offset: float = 0.0
+    parent_perm_id: int = 0
+    oca_key: str | None = None
+    why_held: str = ""
+    withhold_status: bool = False
+    completed_time: str = ""
+    completed_status: str = ""
+    domain: Order | None = None
+    encoded: tuple[WireOrder, list[str], int] | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """``(clientId, orderId)``."""
+        return self.client_id, self.order_id
+
+    @property
+    def cid(self) -> ClientOrderId:
+        """The id the matching engine knows the order by (from the permId)."""
+        return ClientOrderId(f"p{self.perm_id}")
+
+    @property
+    def total(self) -> float:
+        """The order's total quantity."""
+        return float(self.order.total_quantity or 0.0)
+
+    @property
+    def remaining(self) -> float:
+        """What is left to fill (0 once the order is done)."""
+        return 0.0 if self.is_done else max(self.total - self.filled, 0.0)
+
+    @property
+    def avg_price(self) -> float:
+        """The average fill price (0 before the first fill)."""
+        return self.notional / self.filled if self.filled else 0.0
+
+    @property
+    def is_done(self) -> bool:
+        """Filled or cancelled: nothing more can happen to it."""
+        return self.status in DONE_STATUSES
+
+    @property
+    def parent_id(self) -> int:
+        """The parent's order id (0 without a parent)."""
+        return self.order.parent_id or 0
+
+
+@dataclass(slots=True)
+class ExecutionRecord:
+    """One fill as ``execDetails`` and ``commissionReport`` report it."""
+
+    exec_id: str
+    perm_id: int
+    client_id: int
+    order_id: int
+    account: str
+    con_id: int
+    side: str
+    shares: float
+    price: float
+    time: datetime
+    cum_qty: float
+    avg_price: float
+    order_ref: str
+    exchange: str
+    liquidity: int
+    commission: float
+    currency: str
+    realized_pnl: float | None = None
+
+
+@dataclass(slots=True)
+class GatewayOrderBook:
+    """Every order and execution of the gateway, with the id counters that must survive a restart."""
+
+    next_perm_id: int = FIRST_PERM_ID
+    next_exec: int = 1
+    by_key: dict[tuple[int, int], GatewayOrder] = field(default_factory=dict)
+    by_perm: dict[int, GatewayOrder] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+    executions: list[ExecutionRecord] = field(default_factory=list)
+    live: dict[int, set[int]] = field(default_factory=dict)
+
+    def new_perm_id(self) -> int:
+        """A server-wide unique permId."""
+        perm = self.next_perm_id
+        self.next_perm_id += 1
+        return perm
+
+    def new_exec_id(self, perm_id: int) -> str:
+        """A unique execId in IB's dotted form."""
+        n = self.next_exec
+        self.next_exec += 1
+        return f"0000{perm_id & 0xFFFF:04x}.{n:08x}.01.01"
+
+    def add(self, record: GatewayOrder) -> None:
+        """Register an order (replacing an earlier, finished one with the same key)."""
+        self.by_key[record.key] = record
+        self.by_perm[record.perm_id] = record
+        if record.parent_perm_id:
+            self.children.setdefault(record.parent_perm_id, []).append(record.perm_id)
+
+    def discard(self, record: GatewayOrder) -> None:
+        """Forget an order the engine refused (its id may be used again)."""
+        if self.by_key.get(record.key) is record:
+            del self.by_key[record.key]
+        self.by_perm.pop(record.perm_id, None)
+        siblings = self.children.get(record.parent_perm_id)
+        if siblings and record.perm_id in siblings:
+            siblings.remove(record.perm_id)
+        self.set_working(record, False)
+
+    def get(self, client_id: int, order_id: int) -> GatewayOrder | None:
+        """The order a client knows by ``order_id``."""
+        return self.by_key.get((client_id, order_id))
+
+    def by_cid(self, cid: ClientOrderId) -> GatewayOrder | None:
+        """The order the matching engine calls ``cid``."""
+        text = cid.value
+        return self.by_perm.get(int(text[1:])) if text.startswith("p") and text[1:].isdigit() else None
+
+    def children_of(self, record: GatewayOrder) -> list[GatewayOrder]:
+        """The orders that name ``record`` as their parent, in arrival order."""
+        return [self.by_perm[p] for p in self.children.get(record.perm_id, ()) if p in self.by_perm]
+
+    def set_working(self, record: GatewayOrder, working: bool) -> None:
+        """Track whether ``record`` works in the engine (the pump quotes only contracts with working orders)."""
+        perms = self.live.get(record.con_id)
+        if working:
+            self.live.setdefault(record.con_id, set()).add(record.perm_id)
+        elif perms is not None:
+            perms.discard(record.perm_id)
+            if not perms:
+                del self.live[record.con_id]
+
+    def working_con_ids(self) -> list[int]:
+        """Contracts with orders working in the engine."""
+        return list(self.live)
+
+    def orders(self) -> Iterator[GatewayOrder]:
+        """Every order, in permId order."""
+        return iter(sorted(self.by_perm.values(), key=lambda r: r.perm_id))
+
+    def open_orders(self, client_ids: Iterable[int] | None = None) -> list[GatewayOrder]:
+        """Transmitted orders that are not done, of the given clients (all when ``None``), in permId order."""
+        wanted = None if client_ids is None else set(client_ids)
+        return [r for r in self.orders() if not r.is_done and not r.held and (wanted is None or r.client_id in wanted)]
