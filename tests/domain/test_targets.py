@@ -111,7 +111,7 @@ def test_trade_derives_side_quantity_and_notional() -> None:
     [
         ({"target_quantity": Decimal(10)}, "target_quantity"),
         ({"price": Decimal(0)}, "price"),
-        ({"target_weight": Decimal("1.2")}, "target_weight"),
+        ({"target_weight": Decimal("12")}, "target_weight"),
         ({"estimated_commission": Decimal(-1)}, "estimated_commission"),
         ({"multiplier": Decimal(0)}, "multiplier"),
         ({"current_quantity": Decimal("NaN")}, "current_quantity"),
@@ -169,3 +169,15 @@ def test_plan_validation(args: tuple[object, ...], field: str) -> None:
     with pytest.raises(ValidationError) as info:
         RebalancePlan(*args)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+def test_reached_weight_may_pass_one_in_a_margin_account() -> None:
+    trade = RebalanceTrade(
+        instrument="B",
+        current_quantity=Decimal(104),
+        current_weight=Decimal("1.03"),
+        target_quantity=Decimal(101),
+        target_weight=Decimal("1.0001"),
+        price=Decimal(1),
+    )
+    assert trade.trade_quantity == Decimal(-3)

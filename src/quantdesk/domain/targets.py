@@ -131,6 +131,9 @@ class TargetWeights:
         return _ONE - self.net
 
 
+_MAX_REACHED_WEIGHT = Decimal(10)
+
+
 @dataclass(frozen=True, slots=True)
 class RebalanceTrade:
     """One line of a plan: from ``current_quantity`` to ``target_quantity`` at ``price``; side and size derive."""
@@ -149,9 +152,11 @@ class RebalanceTrade:
         for name in ("current_quantity", "current_weight", "target_quantity"):
             object.__setattr__(self, name, to_decimal(getattr(self, name), name))
         target_weight = to_decimal(self.target_weight, "target_weight")
-        if not -_ONE <= target_weight <= _ONE:
+        # A reached weight may pass 1 in a margin account (negative cash) or by whole-share rounding; far beyond
+        # any leverage IB grants, it is a percent passed as a fraction.
+        if not -_MAX_REACHED_WEIGHT <= target_weight <= _MAX_REACHED_WEIGHT:
             raise ValidationError(
-                f"target weight {target_weight} lies outside [-1, 1]",
+                f"target weight {target_weight} lies outside [-{_MAX_REACHED_WEIGHT}, {_MAX_REACHED_WEIGHT}]",
                 field="target_weight",
                 value=target_weight,
                 hint="weights are fractions: 0.25 = 25 %",
