@@ -28,14 +28,14 @@ demo: sync
 	$(RUN) quantdesk demo
 
 lint: sync
-	$(RUN) ruff check src tests benchmarks
-	$(RUN) ruff format --check src tests benchmarks
+	$(RUN) ruff check src tests benchmarks examples
+	$(RUN) ruff format --check src tests benchmarks examples
 	$(RUN) mypy
 	$(RUN) lint-imports
 
 fmt: sync
-	$(RUN) ruff check --fix src tests benchmarks
-	$(RUN) ruff format src tests benchmarks
+	$(RUN) ruff check --fix src tests benchmarks examples
+	$(RUN) ruff format src tests benchmarks examples
 
 test: lint
 	$(RUN) pytest -n $(PYTEST_WORKERS) -q

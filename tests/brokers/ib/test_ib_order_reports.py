@@ -74,6 +74,17 @@ def test_partial_fill_report() -> None:
     assert report.avg_fill_price == Decimal("150.25")
 
 
+def test_a_completed_order_resynchronised_without_progress_takes_it_from_its_executions() -> None:
+    # after a reconnect ib_async rebuilds a filled order from completedOrder: status Filled, filled 0
+    t = trade("Filled", filled=0, remaining=0)
+    t.orderStatus.avgFillPrice = 0.0
+    for i, (shares, price) in enumerate(((60, 150.0), (40, 150.5))):
+        ex = Execution(execId=f"e{i}", permId=9001, orderId=5, shares=shares, price=price, side="BOT")
+        t.fills.append(IBFill(t.contract, ex, CommissionReport(), T0))
+    report = order_status_report(t, IID)
+    assert (report.status, report.filled_quantity, report.avg_fill_price) == (Status.FILLED, 100, Decimal("150.2"))
+
+
 def test_informational_10349_never_marks_a_live_order_cancelled() -> None:
     # ib_async sets Cancelled locally for any non-warning code with an order id; 10349 is informational.
     t = trade("Cancelled", ("Submitted", "", 0), ("Cancelled", "Order TIF was set to DAY based on order preset", 10349))

@@ -270,6 +270,7 @@ class ContractResolver:
         self.cache = cache if cache is not None else ContractCache()
         self.timeout = timeout
         self.requests = 0
+        self._hot: dict[Instrument, QualifiedContract] = {}  # what qualify() answered from the cache, as built
 
     async def details(self, contract: Contract) -> list[ContractDetails]:
         """Every contract IB matches to ``contract`` (empty for none: IB error 200)."""
@@ -287,8 +288,12 @@ class ContractResolver:
 
     async def qualify(self, instrument: Instrument) -> QualifiedContract:
         """The instrument with conId and IB's tick size; ``NotFound`` or :class:`AmbiguousContract` otherwise."""
+        hot = self._hot.get(instrument)
+        if hot is not None:  # every order qualifies its instrument: skip rebuilding the cached answer
+            return hot
         cached = self._cached(instrument)
         if cached is not None:
+            self._hot[instrument] = cached
             return cached
         found = await self.details(to_ib_contract(instrument))
         found = [d for d in found if d.contract is not None and d.contract.secType == instrument.asset_class.value]
@@ -361,6 +366,7 @@ class ContractResolver:
             _cache_key(qualified, contract.conId), contract_fields(contract), qualified, tick, details.longName
         )
         self.cache.put(entry, instrument.id)
+        self._hot.clear()
         return QualifiedContract(qualified, contract, tick, details.longName)
 
 

@@ -5,7 +5,9 @@ our ``ClientOrderId`` as ``orderRef``, so a status, an execution or a reconcilia
 it; ``ib_async`` allocates the order ids (``client.getReqId``), never us. Listeners receive an
 ``OrderStatusReport`` on every status change, a ``FillReport`` for each execution (again with the commission once
 IB's commission report arrives), so a fill that only arrives as an execution still fills the order. After every
-reconnect :meth:`OrderRouter.reconcile` re-emits the open orders and the executions ``ib_async`` re-synchronised.
+reconnect :meth:`OrderRouter.reconcile` emits the executions that happened while we were away (each once), the
+status of every order of ours that moved meanwhile, and the open orders again. An order the capability table refuses
+is never sent: it is reported REJECTED with the reason (a list is refused as a whole).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import copy
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +29,7 @@ from quantdesk.brokers.base import BrokerReport, FillReport, OrderStatusReport, 
 from quantdesk.brokers.capabilities import BrokerCapabilities
 from quantdesk.brokers.ib.connection import IBConnection
 from quantdesk.brokers.ib.contracts import ContractResolver
+from quantdesk.brokers.ib.error_codes import ErrorAction, classify
 from quantdesk.brokers.ib.orders import (
     client_order_id_of,
     contract_multiplier,
@@ -36,15 +40,17 @@ from quantdesk.brokers.ib.orders import (
     what_if_report,
 )
 from quantdesk.brokers.ib.supervisor import ReconnectEvent
-from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
+from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, InstrumentId
 from quantdesk.domain.order_lists import OrderList
+from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
-from quantdesk.errors import BrokerError, NotFound, ValidationError
+from quantdesk.errors import BrokerError, NotFound, OrderRejected, ValidationError
 
 __all__ = ["OrderRouter"]
 
 log = logging.getLogger(__name__)
 _UNACKED = frozenset({"", "PendingSubmit", "ApiPending"})
+_HARMLESS = frozenset({ErrorAction.IGNORE, ErrorAction.LOG, ErrorAction.KEEP_ORDER_LIVE})
 
 
 def _acknowledged(trade: Trade) -> bool:
@@ -76,7 +82,12 @@ class OrderRouter:
         self.default_account = default_account.strip().upper()
         self.trades: dict[ClientOrderId, Trade] = {}
         self.orders: dict[ClientOrderId, Order] = {}
-        self._seen_fills: set[str] = set()
+        self.rejected: dict[ClientOrderId, OrderStatusReport] = {}  # refused here, never sent
+        self._iids: dict[ClientOrderId, InstrumentId] = {}
+        self._sent_fills: set[tuple[str, bool]] = set()  # (execId, with commission) already emitted
+        self._last_status: dict[ClientOrderId, tuple[OrderStatus, Decimal]] = {}
+        self._ids: dict[ClientOrderId, BrokerOrderId] = {}  # IB's ids, kept when a re-sync forgets the order id
+        self._emitted: dict[ClientOrderId, tuple[Trade, int, OrderStatusReport]] = {}  # last status report sent
         ib = connection.ib
         ib.orderStatusEvent += self._on_status
         ib.execDetailsEvent += self._on_exec
@@ -86,33 +97,71 @@ class OrderRouter:
 
     def _instrument_id(self, trade: Trade) -> InstrumentId:
         cid = client_order_id_of(trade.order.orderRef)
-        if cid is not None and cid in self.orders:
-            return self.orders[cid].instrument.id
-        return self.resolver.instrument_for(trade.contract).id
+        order = self.orders.get(cid) if cid is not None else None
+        if order is None:
+            return self.resolver.instrument_for(trade.contract).id
+        iid = self._iids.get(order.client_order_id)
+        if iid is None:  # an instrument's id is built on every access: once per order is enough
+            iid = self._iids[order.client_order_id] = order.instrument.id
+        return iid
 
     def report(self, trade: Trade) -> OrderStatusReport:
-        """The status report of one ``ib_async`` trade."""
-        return order_status_report(trade, self._instrument_id(trade))
+        """The status report of one ``ib_async`` trade.
+
+        A trade re-synchronised after a reconnect as a *completed* order has no order id: the one IB gave it in
+        this session is kept.
+        """
+        report = order_status_report(trade, self._instrument_id(trade))
+        cid, ids = report.client_order_id, report.broker_order_id
+        if cid is None:
+            return report
+        known = self._ids.get(cid)
+        if ids.order_id:
+            self._ids[cid] = ids
+        elif known is not None:
+            report = replace(report, broker_order_id=replace(known, perm_id=ids.perm_id or known.perm_id))
+        return report
 
     def _fill(self, trade: Trade, fill: IBFill) -> FillReport:
         return fill_report(fill, self._instrument_id(trade), contract_multiplier(fill.contract))
 
     def _on_status(self, trade: Trade) -> None:
         try:
-            self.emit(self.report(trade))
+            report = self.report(trade)
         except Exception:
             log.exception("cannot report the status of order %s", trade.order.orderId)
+            return
+        if report.client_order_id is not None:
+            self._last_status[report.client_order_id] = (report.status, report.filled_quantity)
+            self._emitted[report.client_order_id] = (trade, len(trade.log), report)
+        self.emit(report)
+
+    def _acknowledgement(self, order: Order, trade: Trade) -> OrderStatusReport:
+        """What ``place`` returns: the status report just emitted when nothing happened since, else a new one."""
+        last = self._emitted.get(order.client_order_id)
+        if last is not None and last[0] is trade and last[1] == len(trade.log):
+            return last[2]
+        return self.report(trade)
+
+    def _emit_fill(self, trade: Trade, fill: IBFill) -> None:
+        """Emit an execution once, and once more when its commission arrives; never again after a re-sync."""
+        exec_id = fill.execution.execId
+        key = (exec_id, bool(fill.commissionReport.execId))
+        if key in self._sent_fills or (exec_id, True) in self._sent_fills:
+            return
+        self._sent_fills.add(key)
+        self.emit(self._fill(trade, fill))
 
     def _on_exec(self, trade: Trade, fill: IBFill) -> None:
-        self._seen_fills.add(fill.execution.execId)
-        self.emit(self._fill(trade, fill))
+        self._emit_fill(trade, fill)
 
     def _on_commission(self, trade: Trade, fill: IBFill, report: CommissionReport) -> None:
-        self.emit(self._fill(trade, fill))
+        self._emit_fill(trade, fill)
 
     # --- placing -----------------------------------------------------------------------------------------
 
     def _check(self, order: Order) -> None:
+        """Raise for what the caller must fix before any order can go: read-only, no connection, a reused id."""
         if self.read_only:
             raise BrokerError(
                 f"read-only mode: order {order.client_order_id} was not sent",
@@ -127,19 +176,62 @@ class OrderRouter:
                 field="connection",
                 hint="wait for the reconnect (the supervisor retries) and send it again",
             )
-        self.capabilities.check(order)
         known = self.trades.get(order.client_order_id)
-        if known is not None:
+        if known is not None or order.client_order_id in self.rejected:
+            where = f" (IB order id {known.order.orderId})" if known is not None else " (and rejected)"
             raise BrokerError(
-                f"order {order.client_order_id} was already sent (IB order id {known.order.orderId})",
+                f"order {order.client_order_id} was already sent{where}",
+                code=103,
                 field="client_order_id",
                 value=str(order.client_order_id),
                 hint="use modify_order to change it; every new order needs a new client_order_id",
             )
 
+    def _unsupported(self, orders: Sequence[Order]) -> BrokerError | None:
+        """The capability table's refusal of the first order it does not support, or None."""
+        for order in orders:
+            try:
+                self.capabilities.check(order)
+            except BrokerError as exc:
+                return exc
+        return None
+
+    def _reject_locally(self, orders: Sequence[Order], refusal: BrokerError) -> list[OrderStatusReport]:
+        """REJECTED reports (emitted, and kept for ``status``) for orders refused before they were sent."""
+        reports = []
+        for order in orders:
+            account = order.account or (AccountId(self.default_account) if self.default_account else None)
+            report = OrderStatusReport(
+                broker_order_id=BrokerOrderId(0),
+                client_order_id=order.client_order_id,
+                account=account,
+                instrument_id=order.instrument.id,
+                side=order.side,
+                order_type=order.order_type,
+                quantity=order.quantity,
+                filled_quantity=Decimal(0),
+                status=OrderStatus.REJECTED,
+                ts=datetime.now(UTC),
+                limit_price=order.limit_price,
+                stop_price=order.stop_price,
+                tif=order.tif,
+                reason=str(refusal),
+            )
+            self.rejected[order.client_order_id] = report
+            self.orders[order.client_order_id] = order
+            self.emit(report)
+            reports.append(report)
+        return reports
+
     async def place(self, order: Order) -> OrderStatusReport:
-        """Send one order and return IB's first acknowledgement (or PendingSubmit after ``ack_timeout``)."""
+        """Send one order and return IB's first acknowledgement (or PendingSubmit after ``ack_timeout``).
+
+        An order the capability table refuses is not sent: it is reported REJECTED with the reason at once.
+        """
         self._check(order)
+        refusal = self._unsupported([order])
+        if refusal is not None:
+            return self._reject_locally([order], refusal)[0]
         qualified = await self.resolver.qualify(order.instrument)
         ib = self.connection.ib
         ib_order = self._with_account(to_ib_order(order, order_id=ib.client.getReqId()))
@@ -147,12 +239,15 @@ class OrderRouter:
         trade = ib.placeOrder(qualified.contract, ib_order)
         self.trades[order.client_order_id] = trade
         await self._wait_ack([trade])
-        return self.report(trade)
+        return self._acknowledgement(order, trade)
 
     async def place_list(self, order_list: OrderList) -> list[OrderStatusReport]:
-        """Send a bracket, OCA group or OTO in order (the last order transmits the lot at IB)."""
+        """Send a bracket, OCA group or OTO in order (the last order transmits the lot at IB); all or nothing."""
         for order in order_list.orders:
             self._check(order)
+        refusal = self._unsupported(order_list.orders)
+        if refusal is not None:
+            return self._reject_locally(order_list.orders, refusal)
         qualified = await self.resolver.qualify_many(*(o.instrument for o in order_list.orders))
         ib = self.connection.ib
         trades = []
@@ -162,7 +257,7 @@ class OrderRouter:
             self.trades[order.client_order_id] = trade
             trades.append(trade)
         await self._wait_ack(trades)
-        return [self.report(t) for t in trades]
+        return [self._acknowledgement(o, t) for o, t in zip(order_list.orders, trades, strict=True)]
 
     def _with_account(self, ib_order: IBOrder) -> IBOrder:
         """Orders without an account go to ``ib.account`` when one is configured (else IB's default)."""
@@ -217,9 +312,54 @@ class OrderRouter:
             raise ValidationError(
                 "nothing to modify", field="quantity", hint="pass quantity, limit_price or stop_price"
             )
-        self.connection.ib.placeOrder(trade.contract, ib_order)
-        await self._wait_ack([trade])
+        await self._send_modification(trade, ib_order)
         return self.report(trade)
+
+    async def _send_modification(self, trade: Trade, ib_order: IBOrder) -> None:
+        """Send the changed order and wait for IB's answer to *it* (an ``openOrder`` echo, an end, or an error).
+
+        The trade is acknowledged already, so waiting for any status would return before IB applied the change;
+        ``OrderRejected`` when IB refuses the modification (the order keeps working as it was).
+        """
+        ib = self.connection.ib
+        done = asyncio.Event()
+        refused: list[tuple[int, str]] = []
+
+        def on_open(t: Trade) -> None:
+            if t is trade:
+                done.set()
+
+        def on_status(t: Trade) -> None:
+            if t.isDone() or (t.log and t.log[-1].message == "Modified"):
+                done.set()
+
+        def on_error(req_id: int, code: int, message: str, _contract: object) -> None:
+            if req_id == trade.order.orderId and classify(code, message).action not in _HARMLESS:
+                refused.append((code, message))
+                done.set()
+
+        ib.openOrderEvent += on_open
+        ib.errorEvent += on_error
+        trade.statusEvent += on_status
+        try:
+            ib.placeOrder(trade.contract, ib_order)
+            await asyncio.wait_for(done.wait(), self.ack_timeout)
+        except TimeoutError:
+            log.warning("no answer to the modification of order %s within %.1f s", ib_order.orderId, self.ack_timeout)
+        finally:
+            ib.openOrderEvent -= on_open
+            ib.errorEvent -= on_error
+            trade.statusEvent -= on_status
+        if refused:
+            code, message = refused[0]
+            cid = client_order_id_of(trade.order.orderRef)
+            raise OrderRejected(
+                f"IB refused the modification of order {cid}: {message} (code {code})",
+                code=code,
+                field="client_order_id",
+                value=str(cid),
+                hint="the order keeps working with its previous terms; check the new quantity and prices",
+            )
 
     async def cancel(self, client_order_id: ClientOrderId) -> None:
         """Request a cancel (the outcome arrives as a report; a fill may win the race)."""
@@ -233,8 +373,9 @@ class OrderRouter:
         ib.reqGlobalCancel()
 
     def status(self, client_order_id: ClientOrderId) -> OrderStatusReport:
-        """The current view of one of our orders."""
-        return self.report(self._trade(client_order_id))
+        """The current view of one of our orders (also of one refused here before it was sent)."""
+        rejected = self.rejected.get(client_order_id)
+        return rejected if rejected is not None else self.report(self._trade(client_order_id))
 
     async def open_orders(self) -> list[OrderStatusReport]:
         """Every working order of the login (all client ids)."""
@@ -263,35 +404,60 @@ class OrderRouter:
         return what_if_report(state, order.instrument.currency.code)
 
     async def _wait_ack(self, trades: Sequence[Trade]) -> None:
-        done = asyncio.Event()
+        """Until IB answered every order, one of a list failed (IB then never transmits the rest of it), or
+        ``ack_timeout``; a plain future and a timer, no task: this sits on every order's path."""
+
+        def answered() -> bool:
+            failed = len(trades) > 1 and any(t.log and t.log[-1].errorCode for t in trades)
+            return failed or all(_acknowledged(t) for t in trades)
+
+        if answered():
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
 
         def check(*_: object) -> None:
-            # every order answered, or one of a list failed (IB then never transmits the rest of it)
-            failed = len(trades) > 1 and any(t.log and t.log[-1].errorCode for t in trades)
-            if failed or all(_acknowledged(t) for t in trades):
-                done.set()
+            if not done.done() and answered():
+                done.set_result(True)
 
+        def expire() -> None:
+            if not done.done():
+                done.set_result(False)
+
+        timer = loop.call_later(self.ack_timeout, expire)
         for t in trades:
             t.statusEvent += check
         try:
-            check()
-            await asyncio.wait_for(done.wait(), self.ack_timeout)
-        except TimeoutError:
-            log.warning("no acknowledgement for %d order(s) within %.1f s", len(trades), self.ack_timeout)
+            if not await done:
+                log.warning("no acknowledgement for %d order(s) within %.1f s", len(trades), self.ack_timeout)
         finally:
+            timer.cancel()
             for t in trades:
                 t.statusEvent -= check
 
     def reconcile(self, event: ReconnectEvent) -> None:
-        """Supervisor hook: re-emit open orders and every execution not reported yet (after a reconnect)."""
+        """Supervisor hook after a reconnect: report what changed while we were away.
+
+        ``ib_async`` re-synchronised open orders, completed orders and the day's executions into new trade objects.
+        Every execution not emitted yet is emitted (with its commission when IB sent it), each of our orders whose
+        status or filled quantity moved meanwhile (filled or cancelled while disconnected) is reported, and every
+        open order is reported again for reconciliation.
+        """
         ib = self.connection.ib
-        for trade in ib.trades():  # the re-synchronised trades replace the previous session's objects
+        resynced = ib.trades()
+        for trade in resynced:  # the re-synchronised trades replace the previous session's objects
             cid = client_order_id_of(trade.order.orderRef)
             if cid is not None:
                 self.trades[cid] = trade
-        for trade in ib.openTrades():
-            self._on_status(trade)
-        for trade in ib.trades():
+        for trade in resynced:
             for fill in trade.fills:
-                if fill.execution.execId not in self._seen_fills:
-                    self._on_exec(trade, fill)
+                self._emit_fill(trade, fill)
+        open_ids = {id(t) for t in ib.openTrades()}
+        for trade in resynced:
+            cid = client_order_id_of(trade.order.orderRef)
+            if id(trade) in open_ids:
+                self._on_status(trade)
+            elif cid is not None and cid in self.orders:
+                report = self.report(trade)
+                if (report.status, report.filled_quantity) != self._last_status.get(cid):
+                    self._on_status(trade)

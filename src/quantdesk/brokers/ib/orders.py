@@ -26,6 +26,7 @@ its local status to ``Cancelled`` for them (:func:`effective_ib_status` undoes t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -139,6 +140,7 @@ def to_ib_orders(order_list: OrderList, next_order_id: Callable[[], int]) -> lis
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def client_order_id_of(order_ref: str) -> ClientOrderId | None:
     """Our id from IB's ``orderRef`` (None for orders placed outside quantdesk, or with a foreign ref)."""
     if not order_ref:
@@ -193,11 +195,32 @@ def effective_ib_status(trade: Trade) -> str:
     return status
 
 
+# Every status and execution of every order is turned into a report: the parsers of IB's few spellings are cached.
+_side = functools.lru_cache(maxsize=16)(OrderSide.parse)
+_account = functools.lru_cache(maxsize=256)(AccountId)
+
+
+@functools.lru_cache(maxsize=64)
+def _tif(ib_tif: str) -> TimeInForce:
+    return TimeInForce.parse(ib_tif) if ib_tif in TimeInForce.__members__ else TimeInForce.DAY
+
+
+@functools.lru_cache(maxsize=64)
 def _order_type(ib_type: str) -> tuple[OrderType, str | None]:
     try:
         return OrderType.parse(ib_type), None
     except QuantdeskError:
         return OrderType.LIMIT, f"IB order type {ib_type}"
+
+
+def _executed(trade: Trade, reported: float) -> tuple[Decimal, Decimal | None] | None:
+    """Quantity and average price of the trade's executions when they exceed ``reported`` (IB reports a
+    ``completedOrder`` re-synchronised after a reconnect without its progress), else None."""
+    if not trade.fills or sum(f.execution.shares for f in trade.fills) <= reported:
+        return None
+    shares = [(Decimal(repr(float(f.execution.shares))), Decimal(repr(float(f.execution.price)))) for f in trade.fills]
+    total = sum((q for q, _ in shares), Decimal(0))
+    return total, sum((q * p for q, p in shares), Decimal(0)) / total
 
 
 def order_status_report(trade: Trade, instrument_id: InstrumentId, ts: datetime | None = None) -> OrderStatusReport:
@@ -206,6 +229,10 @@ def order_status_report(trade: Trade, instrument_id: InstrumentId, ts: datetime 
     ib_status = effective_ib_status(trade)
     domain_status = OrderStatus.REJECTED if ib_status == "Rejected" else from_ib_status(ib_status)
     filled = Decimal(repr(float(status.filled or 0.0)))
+    avg_fill_price = _unset(status.avgFillPrice)
+    executed = _executed(trade, float(status.filled or 0.0))
+    if executed is not None:  # the executions know more (a completed order re-synchronised after a reconnect)
+        filled, avg_fill_price = executed
     quantity = Decimal(repr(float(order.totalQuantity or 0.0)))
     if quantity <= 0:
         quantity = max(filled + Decimal(repr(float(status.remaining or 0.0))), Decimal(1))
@@ -213,19 +240,19 @@ def order_status_report(trade: Trade, instrument_id: InstrumentId, ts: datetime 
     last = trade.log[-1] if trade.log else None
     reason = (_IB_PREFIX.sub("", last.message) or None) if last is not None and last.errorCode else note
     stop = order.auxPrice if kind in (OrderType.STOP, OrderType.STOP_LIMIT) else order.trailStopPrice
-    tif = TimeInForce.parse(order.tif) if order.tif in TimeInForce.__members__ else TimeInForce.DAY
+    tif = _tif(order.tif)
     return OrderStatusReport(
         broker_order_id=BrokerOrderId(max(order.orderId, 0), max(order.permId or status.permId, 0), order.clientId),
         client_order_id=client_order_id_of(order.orderRef),
-        account=AccountId(order.account) if order.account else None,
+        account=_account(order.account) if order.account else None,
         instrument_id=instrument_id,
-        side=OrderSide.parse(order.action),
+        side=_side(order.action),
         order_type=kind,
         quantity=quantity,
         filled_quantity=min(filled, quantity),
         status=domain_status,
         ts=ts or (last.time if last is not None else datetime.now(UTC)),
-        avg_fill_price=_unset(status.avgFillPrice),
+        avg_fill_price=avg_fill_price,
         limit_price=_unset(order.lmtPrice),
         stop_price=_unset(stop),
         tif=tif,
@@ -253,9 +280,9 @@ def fill_report(fill: IBFill, instrument_id: InstrumentId, multiplier: Decimal =
         execution_id=ExecutionId(ex.execId),
         broker_order_id=BrokerOrderId(max(ex.orderId, 0), max(ex.permId, 0), ex.clientId),
         client_order_id=client_order_id_of(ex.orderRef),
-        account=AccountId(ex.acctNumber) if ex.acctNumber else None,
+        account=_account(ex.acctNumber) if ex.acctNumber else None,
         instrument_id=instrument_id,
-        side=OrderSide.parse(ex.side),
+        side=_side(ex.side),
         quantity=Decimal(repr(float(ex.shares))),
         price=Decimal(repr(float(ex.price))),
         ts=ts,
