@@ -1,0 +1,184 @@
+"""Holdings: what an account holds (signed quantity per symbol, cash), read from any ``Broker`` or from a file.
+
+Files: a CSV ``symbol,quantity[,price]`` with the cash as a ``CASH,<amount>`` row, or a JSON document
+``{"cash": 10000, "currency": "USD", "account": "DU1", "positions": {"AAPL": 10}}``. Brokers: cash and the stocks
+in the account's base currency (other positions are listed in ``Holdings.excluded`` and left out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from quantdesk.domain.identifiers import AccountId, InstrumentId
+from quantdesk.domain.instruments import Instrument, Stock
+from quantdesk.domain.targets import AssetKey
+from quantdesk.domain.values import USD, ZERO, Currency, Numeric, to_decimal
+from quantdesk.errors import DataError, QuantdeskError
+
+if TYPE_CHECKING:
+    from quantdesk.brokers.base import Broker
+
+__all__ = ["CASH_SYMBOL", "Holdings", "load_holdings_file", "quotes_from_broker", "snapshot_from_broker", "symbol_of"]
+
+CASH_SYMBOL = "CASH"
+"""The symbol of the cash row in a positions CSV."""
+
+
+def symbol_of(key: AssetKey) -> str:
+    """The symbol a weight or position is keyed by: ``AAPL.STK.SMART.USD`` → ``AAPL``; other keys unchanged."""
+    text = key.value if isinstance(key, InstrumentId) else key
+    parts = text.rsplit(".", 3)
+    return parts[0] if len(parts) == 4 and parts[1] == "STK" else text
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """An account's book: signed quantity per symbol and cash in ``currency``.
+
+    ``marks`` are prices known with the positions (the broker's market price, a file's price column), used when
+    the caller gives no price; ``instruments`` the contracts the positions are in; ``excluded`` says which
+    positions were left out of the rebalance (other asset classes or currencies) and why.
+    """
+
+    positions: Mapping[str, Decimal]
+    cash: Decimal
+    currency: Currency = USD
+    account: AccountId | None = None
+    marks: Mapping[str, Decimal] = field(default_factory=dict)
+    instruments: Mapping[str, Instrument] = field(default_factory=dict)
+    excluded: tuple[str, ...] = ()
+    ts: datetime | None = None
+
+    def __post_init__(self) -> None:
+        clean = {}
+        for sym, qty in self.positions.items():
+            q = to_decimal(qty, f"positions[{sym}]")
+            if q != 0:
+                clean[symbol_of(sym)] = q
+        object.__setattr__(self, "positions", MappingProxyType(clean))
+        object.__setattr__(self, "cash", to_decimal(self.cash, "cash"))
+        object.__setattr__(self, "currency", Currency.of(self.currency))
+        marks = {symbol_of(k): to_decimal(v, f"marks[{k}]") for k, v in self.marks.items()}
+        object.__setattr__(self, "marks", MappingProxyType(marks))
+        object.__setattr__(self, "instruments", MappingProxyType(dict(self.instruments)))
+
+    @classmethod
+    def of(
+        cls, positions: Mapping[str, Numeric], cash: Numeric, *, currency: Currency | str = USD, **kw: Any
+    ) -> Holdings:
+        """Build from plain numbers: ``Holdings.of({"AAPL": 10}, cash=5000)``."""
+        qty = {k: to_decimal(v, f"positions[{k}]") for k, v in positions.items()}
+        return cls(qty, to_decimal(cash, "cash"), Currency.of(currency), **kw)
+
+
+async def snapshot_from_broker(broker: Broker, account: AccountId | str | None = None) -> Holdings:
+    """Cash and stock positions of ``account`` (the default one when None) in its base currency, from any broker."""
+    acct = AccountId(account) if isinstance(account, str) else account
+    summary = await broker.account_summary(acct)
+    ccy = summary.base_currency
+    if summary.cash:
+        cash = summary.cash_balance(ccy)
+    else:
+        cash = summary.net_liquidation.amount - summary.gross_position_value.amount
+    positions: dict[str, Decimal] = {}
+    marks: dict[str, Decimal] = {}
+    instruments: dict[str, Instrument] = {}
+    excluded: list[str] = []
+    for report in await broker.positions(summary.account):
+        if report.quantity == 0:
+            continue
+        parts = report.instrument_id.value.rsplit(".", 3)
+        if len(parts) != 4 or parts[1] != "STK" or parts[3] != ccy.code:
+            excluded.append(f"{report.instrument_id} left out: only {ccy.code} stocks are rebalanced")
+            continue
+        sym = parts[0]
+        positions[sym] = positions.get(sym, ZERO) + report.quantity
+        instruments[sym] = Stock(sym, exchange=parts[2], currency=ccy)
+        if report.market_price is not None and report.market_price > 0:
+            marks[sym] = report.market_price
+    return Holdings(
+        positions, cash, ccy, summary.account, marks, instruments, tuple(excluded), ts=summary.ts.astimezone(UTC)
+    )
+
+
+async def quotes_from_broker(
+    broker: Broker, instruments: Iterable[Instrument], *, missing_ok: bool = False
+) -> dict[str, Decimal]:
+    """Mid prices (bid + ask) / 2 by symbol, requested concurrently; with ``missing_ok`` a symbol whose quote fails
+    (``QuantdeskError``: no market data, market closed) is left out instead of raising."""
+    insts = list(instruments)
+    quotes = await asyncio.gather(*(broker.quote(i) for i in insts), return_exceptions=True)
+    out: dict[str, Decimal] = {}
+    for inst, quote in zip(insts, quotes, strict=True):
+        if isinstance(quote, BaseException):
+            if missing_ok and isinstance(quote, QuantdeskError):
+                continue
+            raise quote
+        out[inst.symbol] = quote.mid
+    return out
+
+
+def load_holdings_file(path: Path | str, *, cash: Numeric | None = None, currency: str = "USD") -> Holdings:
+    """Holdings from a CSV (``symbol,quantity[,price]``, cash as a ``CASH`` row) or a JSON file.
+
+    JSON: ``{"cash": 10000, "currency": "USD", "account": "DU1", "positions": {"AAPL": 10}}`` (positions may
+    also be a list of ``{"symbol", "quantity", "price"}``). ``cash`` overrides the file's cash.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"no such file: {p}", field="positions_file", value=str(p), hint="pass a CSV or JSON file")
+    rows: list[dict[str, Any]]
+    file_cash: Any = None
+    account: str | None = None
+    if p.suffix.lower() == ".json":
+        try:
+            doc = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{p.name} is not valid JSON: {exc}", field="positions_file", value=str(p)) from None
+        if not isinstance(doc, dict):
+            raise DataError(f"{p.name} must hold an object", field="positions_file", hint='{"cash": …, "positions": …}')
+        file_cash, currency, account = doc.get("cash"), doc.get("currency", currency), doc.get("account")
+        raw = doc.get("positions", {})
+        rows = [{"symbol": k, "quantity": v} for k, v in raw.items()] if isinstance(raw, dict) else list(raw)
+    else:
+        with p.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            fields = {(f or "").strip().lower() for f in reader.fieldnames or []}
+            if not {"symbol", "quantity"} <= fields:
+                raise DataError(
+                    f"{p.name} needs the columns symbol,quantity (got {', '.join(sorted(fields))})",
+                    field="positions_file",
+                    hint="first line: symbol,quantity[,price]; cash as a row CASH,<amount>",
+                )
+            rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in reader]
+    positions: dict[str, Decimal] = {}
+    marks: dict[str, Decimal] = {}
+    for n, row in enumerate(rows, start=2):
+        sym = str(row.get("symbol", "")).strip()
+        where = f"positions_file line {n}" if p.suffix.lower() != ".json" else f"positions[{sym or n}]"
+        if not sym:
+            raise DataError("a row has no symbol", field=where, hint="fill the symbol column")
+        if sym.upper() == CASH_SYMBOL:
+            file_cash = row.get("quantity")
+            continue
+        positions[sym] = positions.get(sym, ZERO) + to_decimal(row.get("quantity", ""), f"{where} quantity")
+        if row.get("price") not in (None, ""):
+            marks[sym] = to_decimal(row["price"], f"{where} price")
+    chosen = cash if cash is not None else file_cash
+    if chosen is None:
+        raise DataError(
+            f"{p.name} gives no cash amount",
+            field="cash",
+            hint="add a row CASH,<amount> (CSV), a 'cash' key (JSON) or pass --cash",
+        )
+    acct = AccountId(account) if account else None
+    return Holdings.of(positions, chosen, currency=currency, account=acct, marks=marks)

@@ -1,0 +1,88 @@
+"""The efficient frontier and risk-contribution reports: tables, then charts written to HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quantdesk.errors import ValidationError
+from quantdesk.portfolio import EfficientFrontier, OptimizationSpec, efficient_frontier, optimize
+from quantdesk.portfolio import risk_contribution_table as rc_table
+from quantdesk.portfolio.charts import write_frontier_html, write_image
+
+
+@pytest.fixture(scope="module")
+def frontier(returns_5y: pd.DataFrame) -> EfficientFrontier:
+    spec = OptimizationSpec(method="min-variance", lookback=None, cov="sample", max_weight=0.2)
+    return efficient_frontier(returns_5y, spec, points=15, returns=True)
+
+
+def test_frontier_runs_from_min_variance_to_max_return(returns_5y: pd.DataFrame, frontier: EfficientFrontier) -> None:
+    pts = frontier.points
+    assert len(pts) == 15
+    assert list(pts.columns) == ["expected_return", "volatility", "sharpe"]
+    assert pts["expected_return"].is_monotonic_increasing
+    assert pts["volatility"].is_monotonic_increasing
+    min_var = optimize(
+        returns_5y, OptimizationSpec(method="min-variance", lookback=None, cov="sample", max_weight=0.2), returns=True
+    )
+    assert pts["volatility"].iloc[0] == pytest.approx(min_var.volatility, abs=1e-9)
+    mu = frontier.moments.mu.sort_values(ascending=False)
+    top = 5 * 0.2 * mu.iloc[:5].mean()  # max return with a 20 % cap: the five best assets at 20 % each
+    assert pts["expected_return"].iloc[-1] == pytest.approx(top, rel=1e-5)
+    weights = frontier.weights.to_numpy()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-8)
+    assert weights.max() <= 0.2 + 1e-8
+
+
+def test_max_sharpe_point_is_close_to_the_max_sharpe_portfolio(
+    returns_5y: pd.DataFrame, frontier: EfficientFrontier
+) -> None:
+    best = optimize(
+        returns_5y, OptimizationSpec(method="max-sharpe", lookback=None, cov="sample", max_weight=0.2), returns=True
+    )
+    on_frontier = frontier.points["sharpe"].iloc[frontier.max_sharpe]
+    assert on_frontier <= best.sharpe + 1e-9
+    assert on_frontier > best.sharpe - 0.02
+    assert frontier.table().shape == (15, 23)
+
+
+def test_risk_contribution_table_adds_up(returns_5y: pd.DataFrame) -> None:
+    result = optimize(returns_5y, OptimizationSpec(method="hrp", lookback=None), returns=True)
+    table = rc_table(result)
+    assert table["risk_contribution"].sum() == pytest.approx(result.volatility)
+    assert table["risk_share"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(table["risk_share"].sort_index(), result.risk_contributions.sort_index())
+    assert table["risk_contribution"].is_monotonic_decreasing
+
+
+def test_frontier_html_is_written(tmp_path: Path, returns_5y: pd.DataFrame, frontier: EfficientFrontier) -> None:
+    result = optimize(returns_5y, OptimizationSpec(method="max-sharpe", lookback=None, max_weight=0.2), returns=True)
+    path = write_frontier_html(tmp_path / "out" / "frontier.html", frontier, result=result, include_plotlyjs="cdn")
+    html = path.read_text()
+    assert "Efficient frontier" in html
+    assert "max Sharpe" in html
+    assert "risk contributions" in html
+    assert "LLY" in html
+    assert frontier.write_html(tmp_path / "f.html").stat().st_size > 1_000_000  # plotly.js embedded: opens offline
+
+
+def test_png_needs_kaleido(tmp_path: Path, frontier: EfficientFrontier) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("kaleido") is not None:
+        pytest.skip("kaleido is installed")
+    with pytest.raises(ValidationError, match="kaleido") as err:
+        write_frontier_html(tmp_path / "frontier.png", frontier)
+    assert ".html" in (err.value.hint or "")
+    with pytest.raises(ValidationError):
+        write_image(tmp_path / "x.png", object())
+
+
+def test_points_are_validated(returns_5y: pd.DataFrame) -> None:
+    with pytest.raises(ValidationError) as err:
+        efficient_frontier(returns_5y, points=1, returns=True)
+    assert err.value.field == "points"
