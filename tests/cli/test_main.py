@@ -77,6 +77,15 @@ def test_demo_loads_the_real_sample_and_prints_one_json_document(tmp_path: Path)
     assert aapl["last"].startswith("2022-12-28")
     assert aapl["last_close"] == pytest.approx(125.674, abs=1e-6)
     assert (tmp_path / "data" / "bars" / "catalog.json").exists()
+    weights = doc["optimization"]["weights"]
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-6)
+    assert max(weights.values()) <= 0.10 + 1e-6  # the config's max position size
+    assert doc["broker"]["account"].startswith("DU")
+    assert float(doc["broker"]["quote"]["ask"]) >= float(doc["broker"]["quote"]["bid"]) > 0
+    assert doc["execution"]["complete"] is True
+    planned = {ln["symbol"]: float(ln["target_quantity"]) for ln in doc["plan"]["lines"]}
+    held = {key.split(".")[0]: float(qty) for key, qty in doc["positions"].items()}
+    assert held == {sym: qty for sym, qty in planned.items() if qty != 0}
 
 
 def test_demo_text_mode(tmp_path: Path) -> None:

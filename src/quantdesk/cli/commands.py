@@ -9,10 +9,12 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Attach every sub-command to ``app``."""
-    from quantdesk.cli import config_cmd, data_cmd, demo_cmd, gateway_cmd, validate_cmd
+    from quantdesk.cli import config_cmd, data_cmd, demo_cmd, gateway_cmd, portfolio_cmd, validate_cmd
 
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(data_cmd.app, name="data")
     app.command("demo")(demo_cmd.demo)
     app.command("gateway")(gateway_cmd.gateway)
     app.command("validate")(validate_cmd.validate)
+    app.command("optimize")(portfolio_cmd.optimize)
+    app.command("rebalance")(portfolio_cmd.rebalance)

@@ -1,18 +1,32 @@
-"""``quantdesk demo``: the main job end to end, as far as the platform goes today.
+"""``quantdesk demo``: the main job end to end, offline, in paper mode.
 
-Today it loads the real S&P 500 sample (bundled with skfolio) into the bar store and summarises it. Each later
-capability (optimisation, the gateway, rebalancing, backtests) extends it until it runs the whole pipeline.
+1. Load the real S&P 500 sample (bundled with skfolio) into the bar store and summarise it.
+2. Optimise it (maximum Sharpe on the last 5 years, positions capped at the config's max position size).
+3. Start the TWS-API gateway simulator in-process on a free port and connect the IB adapter to it, exactly as it
+   would connect to TWS: show the paper account, a quote and a day of bars.
+4. Plan the rebalance of the paper account to the optimised weights (whole shares, sells first, commissions) and
+   execute it as paper trades through the adapter; show the orders and the resulting positions.
+
+Nothing here can reach a real account: the broker is the in-process simulator.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
+
+if TYPE_CHECKING:
+    from quantdesk.cli.output import Output
+    from quantdesk.config import Settings
+    from quantdesk.portfolio.optimize import OptimizationResult
+    from quantdesk.portfolio.rebalance import RebalanceResult
 
 __all__ = ["demo"]
 
@@ -20,10 +34,14 @@ __all__ = ["demo"]
 def demo(
     ctx: typer.Context,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
+    trade: Annotated[
+        bool, typer.Option("--trade/--no-trade", help="Execute the plan as paper trades on the simulator.")
+    ] = True,
 ) -> None:
-    """Run the demo: load the real S&P 500 sample into the bar store and summarise it (paper mode, no orders)."""
+    """Run the demo: sample data → optimisation → in-process IB gateway → rebalance plan → paper trades."""
     from quantdesk.cli.data_cmd import print_sample_summary
-    from quantdesk.services import datasets
+    from quantdesk.cli.portfolio_cmd import optimization_doc, print_optimization
+    from quantdesk.services import datasets, portfolio
 
     settings = settings_from(ctx)
     out = output_from(json_)
@@ -32,20 +50,120 @@ def demo(
         f"data directory {escape(str(settings.paths.data_dir))}"
     )
     started = time.perf_counter()
-    result = datasets.load_sample(datasets.open_store(settings.paths.data_dir))
-    elapsed = time.perf_counter() - started
-    doc = result.to_dict()
+    sample = datasets.load_sample(datasets.open_store(settings.paths.data_dir))
+    sample_doc = sample.to_dict()
+    out.message(
+        f"\n[bold]1. Data[/bold]: Stored {len(sample.symbols)} symbols and {sample.rows:,} daily bars "
+        f"({sample_doc['first'][:10]} to {sample_doc['last'][:10]}) in {time.perf_counter() - started:.1f} s"
+    )
+    if not out.as_json:
+        print_sample_summary(out, "S&P 500 sample (daily, adjusted) in the bar store", sample_doc["symbols"])
+
+    prices = portfolio.universe_prices("sample")
+    result = portfolio.optimize_universe("sample", "max-sharpe", "5y", settings=settings, prices=prices)
+    opt_doc = optimization_doc(result)
+    out.message("\n[bold]2. Optimisation[/bold]: maximum Sharpe on the last 5 years of the sample")
+    print_optimization(out, opt_doc, "Target weights (max Sharpe, 5y, Ledoit-Wolf)", "sample")
+
+    broker_doc = asyncio.run(_broker_part(out, settings, result, prices, trade))
     if out.as_json:
-        out.json({"mode": settings.mode, "data_dir": str(settings.paths.data_dir), "sample": doc, "seconds": elapsed})
+        out.json(
+            {
+                "mode": settings.mode,
+                "data_dir": str(settings.paths.data_dir),
+                "sample": sample_doc,
+                "optimization": opt_doc,
+                **broker_doc,
+                "seconds": time.perf_counter() - started,
+            }
+        )
         return
-    print_sample_summary(out, "S&P 500 sample (daily, adjusted) in the bar store", doc["symbols"])
-    best = max(result.symbols, key=lambda s: s.total_return if s.total_return == s.total_return else -1e300)
     out.message(
-        f"Stored {len(result.symbols)} symbols and {result.rows:,} daily bars "
-        f"({doc['first'][:10]} to {doc['last'][:10]}) in {elapsed:.1f} s; "
-        f"best performer {best.symbol} ({best.total_return:+.0%})."
+        f"\nDone in {time.perf_counter() - started:.1f} s. Next: `quantdesk gateway` runs the simulator on its own; "
+        "`quantdesk validate --port 4002` checks a connection; `quantdesk rebalance --help`."
     )
+
+
+async def _broker_part(
+    out: Output, settings: Settings, result: OptimizationResult, prices: Any, trade: bool
+) -> dict[str, Any]:
+    """Steps 3 and 4: everything that talks to the broker, on one event loop."""
+    from quantdesk.cli.portfolio_cmd import print_execution
+    from quantdesk.domain.instruments import Stock
+    from quantdesk.domain.market import BarSize
+    from quantdesk.services import portfolio
+
+    doc: dict[str, Any] = {}
+    async with portfolio.open_broker("gateway", settings) as broker:
+        accounts = await broker.managed_accounts()
+        summary = await broker.account_summary(accounts[0])
+        aapl = Stock("AAPL")
+        quote = await broker.quote(aapl)
+        bars = await broker.historical_bars(aapl, BarSize.MIN_30, quote.ts - timedelta(days=1), quote.ts)
+        out.message(
+            f"\n[bold]3. Broker[/bold]: IB adapter connected to the in-process gateway; paper account "
+            f"{accounts[0]}, net liquidation {summary.net_liquidation}, buying power {summary.buying_power}"
+        )
+        if not out.as_json:
+            out.table(
+                f"AAPL: bid {quote.bid} × ask {quote.ask}; last {len(bars)} thirty-minute bars",
+                ["start (UTC)", "open", "high", "low", "close", "volume"],
+                [[b.ts, b.open, b.high, b.low, b.close, b.volume] for b in bars[-6:]],
+            )
+        doc["broker"] = {
+            "account": str(accounts[0]),
+            "net_liquidation": summary.net_liquidation.amount,
+            "quote": {"symbol": "AAPL", "bid": quote.bid, "ask": quote.ask, "ts": quote.ts},
+            "bars": len(bars),
+        }
+        plan = await portfolio.plan_from_broker(
+            result.to_target_weights(),
+            broker,
+            settings,
+            account=str(accounts[0]),
+            fallback_prices=portfolio.last_prices(prices),
+        )
+        out.message("\n[bold]4. Rebalance[/bold]: from cash to the target weights, whole shares, sells first")
+        _print_compact_plan(out, plan)
+        doc["plan"] = plan.to_dict()
+        if not trade:
+            return doc
+        done = await portfolio.execute_plan(plan.plan, broker, settings, timeout=60)
+        print_execution(out, done)
+        positions = await broker.positions(accounts[0])
+        if not out.as_json:
+            out.table(
+                "Positions after the paper trades",
+                ["instrument", "quantity", "average cost"],
+                [[p.instrument_id.value, f"{p.quantity.normalize():,f}", f"{p.average_cost:,.4f}"] for p in positions],
+            )
+        doc["execution"] = done.to_dict()
+        doc["positions"] = {p.instrument_id.value: p.quantity for p in positions}
+    return doc
+
+
+def _print_compact_plan(out: Output, result: RebalanceResult) -> None:
+    """The plan's trades in seven columns (``quantdesk rebalance`` shows every column and note)."""
+    if out.as_json:
+        return
+    p = result.plan
+    rows = [
+        [
+            ln.symbol,
+            f"{ln.price:,.2f}",
+            f"{ln.requested_weight:.2%}",
+            f"{ln.target_quantity.normalize():,f}",
+            f"{ln.target_weight:.2%}",
+            f"{ln.trade_quantity.normalize():+,f}",
+            f"{ln.estimated_commission:,.2f}",
+        ]
+        for ln in result.lines
+        if ln.trade_quantity
+    ]
+    out.table("Rebalance plan (delta trades)", ["symbol", "price", "target", "qty", "reached", "trade", "fee"], rows)
     out.message(
-        "Next: `quantdesk data show AAPL`, `quantdesk data list`, `quantdesk config show`. "
-        "Nothing here places orders; quantdesk runs in paper mode unless live is configured and confirmed."
+        f"portfolio {p.portfolio_value:,.2f} {p.currency}: buy {p.buy_notional:,.2f}, sell {p.sell_notional:,.2f}, "
+        f"est. commission {p.estimated_commission:,.2f}; cash {p.cash_before:,.2f} → {p.cash_after:,.2f}"
     )
+    for w in result.warnings:
+        out.message(f"[yellow]note:[/yellow] {escape(w)}")

@@ -1,0 +1,418 @@
+"""``quantdesk optimize`` and ``quantdesk rebalance``: thin shells over ``quantdesk.services.portfolio``.
+
+``rebalance`` is a dry run unless ``--execute`` is given, and paper unless the config is in live mode, confirms it
+(``live.confirm``) *and* ``--live`` is passed and answered with yes at the prompt. The services (and with them
+pandas, skfolio and the IB adapter) are imported inside the commands, so registering them costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from quantdesk.cli.context import output_from, settings_from
+from quantdesk.cli.output import Output
+from quantdesk.config import Settings, ensure_trading_mode
+from quantdesk.errors import ConfigError, LiveTradingNotConfirmed
+
+if TYPE_CHECKING:
+    from quantdesk.domain.targets import TargetWeights
+    from quantdesk.portfolio.optimize import OptimizationResult
+    from quantdesk.portfolio.rebalance import RebalanceResult
+    from quantdesk.services.portfolio import ExecutionResult, RebalanceOptions
+
+__all__ = ["optimize", "rebalance"]
+
+
+class BrokerChoice(StrEnum):
+    """Where ``rebalance`` reads holdings (and sends orders)."""
+
+    GATEWAY = "gateway"
+    IB = "ib"
+    FILE = "file"
+
+
+class BandModeChoice(StrEnum):
+    """How ``--band`` is read."""
+
+    ABSOLUTE = "absolute"
+    RELATIVE = "relative"
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+UniverseOpt = Annotated[
+    str, typer.Option("--universe", "-u", help="sample, sample:AAPL,MSFT,… or a CSV/Parquet file of closes.")
+]
+MethodOpt = Annotated[str, typer.Option("--method", "-m", help="Optimiser: max-sharpe, min-variance, hrp, …")]
+LookbackOpt = Annotated[str, typer.Option("--lookback", help="Window of history: 5y, 6m, 252d, or 'all'.")]
+MaxWeightOpt = Annotated[
+    float | None, typer.Option("--max-weight", help="Upper bound per weight (default: risk.max_position_pct).")
+]
+CovOpt = Annotated[str, typer.Option("--cov", help="Covariance: sample, ledoit-wolf, oas, ew, denoised, …")]
+MuOpt = Annotated[str, typer.Option("--mu", help="Expected returns: mean, ew, equilibrium, …")]
+RfOpt = Annotated[float, typer.Option("--risk-free-rate", help="Annual risk-free rate (0.04 = 4 %).")]
+
+
+def _lookback(text: str) -> str | None:
+    return None if text.strip().lower() in ("all", "none", "") else text
+
+
+def _optimize_result(
+    ctx: typer.Context,
+    universe: str,
+    method: str,
+    lookback: str,
+    max_weight: float | None,
+    cov: str,
+    mu: str,
+    risk_free_rate: float,
+    **spec: Any,
+) -> tuple[Settings, Any, OptimizationResult]:
+    from quantdesk.services import portfolio as svc
+
+    settings = settings_from(ctx)
+    prices = svc.universe_prices(universe)
+    options = {k: v for k, v in spec.items() if v is not None}
+    result = svc.optimize_universe(
+        universe,
+        method,
+        _lookback(lookback),
+        max_weight=max_weight,
+        cov=cov,
+        mu=mu,
+        risk_free_rate=risk_free_rate,
+        settings=settings,
+        prices=prices,
+        **options,
+    )
+    return settings, prices, result
+
+
+def optimization_doc(result: OptimizationResult) -> dict[str, Any]:
+    """The JSON-ready view of an optimisation: statistics, weights and risk contributions, largest first."""
+    weights = result.weights.sort_values(ascending=False)
+    risk = result.risk_contributions
+    return {
+        "method": result.method,
+        "expected_return": float(result.expected_return),
+        "volatility": float(result.volatility),
+        "sharpe": float(result.sharpe),
+        "weights": {str(k): float(v) for k, v in weights.items()},
+        "risk_contributions": {str(k): float(risk.get(k, float("nan"))) for k in weights.index},
+        "warnings": list(result.warnings),
+        "diagnostics": dict(result.diagnostics),
+    }
+
+
+def print_optimization(out: Output, doc: dict[str, Any], title: str, source: str) -> None:
+    """Print the weights table and the headline statistics (nothing in JSON mode)."""
+    if out.as_json:
+        return
+    rows = [
+        [sym, f"{w:.2%}", f"{doc['risk_contributions'][sym]:.2%}"]
+        for sym, w in doc["weights"].items()
+        if abs(w) >= 5e-5
+    ]
+    out.table(title, ["symbol", "weight", "risk contribution"], rows)
+    out.message(
+        f"expected return [bold]{doc['expected_return']:.2%}[/bold], volatility [bold]{doc['volatility']:.2%}[/bold], "
+        f"Sharpe [bold]{doc['sharpe']:.2f}[/bold] (annualised; {len(rows)} of {len(doc['weights'])} symbols held; "
+        f"{escape(source)})"
+    )
+    for w in doc["warnings"]:
+        out.message(f"[yellow]warning:[/yellow] {escape(w)}")
+
+
+def optimize(
+    ctx: typer.Context,
+    universe: UniverseOpt = "sample",
+    method: MethodOpt = "max-sharpe",
+    lookback: LookbackOpt = "5y",
+    max_weight: MaxWeightOpt = None,
+    min_weight: Annotated[float, typer.Option("--min-weight", help="Lower bound per weight.")] = 0.0,
+    cov: CovOpt = "ledoit-wolf",
+    mu: MuOpt = "mean",
+    risk_free_rate: RfOpt = 0.0,
+    target_volatility: Annotated[
+        float | None, typer.Option("--target-volatility", help="For max-return-target-vol (0.15 = 15 %).")
+    ] = None,
+    target_return: Annotated[
+        float | None, typer.Option("--target-return", help="For min-risk-target-return (0.12 = 12 %).")
+    ] = None,
+    long_short: Annotated[
+        bool, typer.Option("--long-short", help="Allow shorts (needs risk.allow_short_selling).")
+    ] = False,
+    frontier: Annotated[
+        Path | None, typer.Option("--frontier", help="Also write the efficient frontier chart to this HTML file.")
+    ] = None,
+    frontier_points: Annotated[int, typer.Option("--frontier-points", min=2, help="Points on the frontier.")] = 20,
+    json_: JsonFlag = False,
+) -> None:
+    """Optimise a universe and print the weights and the portfolio's statistics (nothing is traded)."""
+    _, prices, result = _optimize_result(
+        ctx,
+        universe,
+        method,
+        lookback,
+        max_weight,
+        cov,
+        mu,
+        risk_free_rate,
+        min_weight=min_weight,
+        long_only=not long_short,
+        target_volatility=target_volatility,
+        target_return=target_return,
+    )
+    out = output_from(json_)
+    doc: dict[str, Any] = {"universe": universe, "lookback": lookback, **optimization_doc(result)}
+    if frontier is not None:
+        from quantdesk.services import portfolio as svc
+
+        doc["frontier"] = svc.write_frontier(prices, result, frontier, points=frontier_points)
+    if out.as_json:
+        out.json(doc)
+        return
+    print_optimization(out, doc, f"{method} weights", f"{universe}, lookback {lookback}")
+    if frontier is not None:
+        out.message(f"Efficient frontier ({frontier_points} points) written to {escape(str(frontier))}.")
+
+
+# -- rebalance -------------------------------------------------------------------------------------------------------
+
+
+def _check_flags(settings: Settings, kind: BrokerChoice, execute: bool, live: bool, positions: Path | None) -> None:
+    """Refuse contradictory or unsafe flag combinations before any work is done."""
+    if kind is BrokerChoice.FILE and positions is None:
+        raise ConfigError(
+            "--broker file needs --positions-file", field="--positions-file", hint="pass a CSV or JSON of holdings"
+        )
+    if live and not execute:
+        raise ConfigError("--live only applies to --execute", field="--live", hint="add --execute, or drop --live")
+    if not execute:
+        return
+    if kind is BrokerChoice.FILE:
+        raise ConfigError(
+            "a positions file cannot receive orders",
+            field="--execute",
+            hint="use --broker gateway (the simulator) or --broker ib, or drop --execute for a dry run",
+        )
+    if kind is BrokerChoice.GATEWAY and settings.is_live:
+        raise ConfigError(
+            "the in-process gateway is a paper simulator, but the configuration is in live mode",
+            field="--broker",
+            hint="use --broker ib for live trading, or a paper configuration",
+        )
+    if settings.is_live:
+        if not settings.live.confirmed:
+            ensure_trading_mode(settings, False)  # raises, naming live.confirm
+        if not live:
+            raise LiveTradingNotConfirmed(
+                "the configuration is in live mode: sending orders needs --live as well",
+                field="--live",
+                value=False,
+                hint="pass --live and answer yes at the prompt, or use a paper configuration",
+            )
+    ensure_trading_mode(settings, live)  # refuses --live with a paper configuration
+
+
+def _plan_rows(result: RebalanceResult, limits: dict[str, Decimal]) -> list[list[Any]]:
+    rows = []
+    for ln in result.lines:
+        trade = ln.trade_quantity
+        rows.append(
+            [
+                ln.symbol,
+                f"{ln.price:,.2f}",
+                _qty(ln.current_quantity),
+                f"{ln.current_weight:.2%}",
+                f"{ln.requested_weight:.2%}",
+                _qty(ln.target_quantity),
+                f"{ln.target_weight:.2%}",
+                ("+" if trade > 0 else "") + _qty(trade) if trade else "",
+                f"{abs(trade) * ln.price:,.2f}" if trade else "",
+                f"{ln.estimated_commission:,.2f}" if trade else "",
+                f"{limits[ln.symbol]:,}" if ln.symbol in limits else "",
+                "; ".join(ln.notes),
+            ]
+        )
+    return rows
+
+
+def print_plan(out: Output, result: RebalanceResult, limits: dict[str, Decimal], source: str) -> None:
+    """Print the delta-trades table and the plan's totals (nothing in JSON mode)."""
+    if out.as_json:
+        return
+    p = result.plan
+    columns = ["symbol", "price", "held", "weight", "target", "target qty", "reached", "trade", "notional", "fee"]
+    out.table(
+        f"Rebalance plan for {escape(source)}",
+        [*columns, "limit", "notes"],
+        _plan_rows(result, limits),
+    )
+    out.message(
+        f"portfolio {p.portfolio_value:,.2f} {p.currency}: sell {p.sell_notional:,.2f}, buy {p.buy_notional:,.2f}, "
+        f"est. commission {p.estimated_commission:,.2f}, turnover {p.turnover:.2%}; "
+        f"cash {p.cash_before:,.2f} → {p.cash_after:,.2f} (reserve {result.cash_reserve:,.2f})"
+    )
+    for w in result.warnings:
+        out.message(f"[yellow]warning:[/yellow] {escape(w)}")
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():,f}"
+
+
+def print_execution(out: Output, done: ExecutionResult) -> None:
+    """Print what was sent and how each order ended (nothing in JSON mode)."""
+    if out.as_json:
+        return
+    rows = [
+        [
+            r.instrument_id.value,
+            r.side.value,
+            _qty(r.quantity),
+            _qty(r.filled_quantity),
+            "" if r.avg_fill_price is None else f"{r.avg_fill_price:,.4f}",
+            r.status.value + (f" ({r.reason})" if r.reason else ""),
+        ]
+        for r in done.reports
+    ]
+    out.table(f"Orders sent ({done.mode})", ["instrument", "side", "quantity", "filled", "avg price", "status"], rows)
+    for o in done.skipped:
+        out.message(f"[yellow]not sent:[/yellow] {o.side.value} {_qty(o.quantity)} {escape(o.instrument.id.value)}")
+    if done.reason:
+        out.message(f"[yellow]{escape(done.reason)}[/yellow]")
+    elif done.complete:
+        out.message("[green]every order filled: the account now holds the plan's target quantities[/green]")
+
+
+def plan_limits(result: RebalanceResult, settings: Settings) -> dict[str, Decimal]:
+    """The limit price each planned order would carry under the config's order settings."""
+    from quantdesk.portfolio.rebalance import plan_to_orders
+
+    orders = plan_to_orders(result.plan, settings.orders)
+    return {o.instrument.symbol: o.limit_price for o in orders if o.limit_price is not None}
+
+
+async def _with_broker(
+    out: Output,
+    settings: Settings,
+    kind: BrokerChoice,
+    target: TargetWeights,
+    options: RebalanceOptions,
+    account: str | None,
+    execute: bool,
+    live: bool,
+    timeout: float,
+) -> dict[str, Any]:
+    from quantdesk.services import portfolio as svc
+
+    doc: dict[str, Any] = {"broker": kind.value, "execute": execute}
+    async with svc.open_broker(kind.value, settings) as broker:
+        result = await svc.plan_from_broker(target, broker, settings, account=account, options=options)
+        plan = result.plan
+        limits = plan_limits(result, settings)
+        doc["plan"] = result.to_dict()
+        source = f"{plan.account or 'the default account'} via {kind.value}"
+        print_plan(out, result, limits, source)
+        if not execute:
+            out.message(f"Dry run: nothing sent. Add --execute to send {len(plan.trades)} order(s).")
+            return doc
+        if not plan.trades:
+            out.message("Nothing to trade: the account is on target.")
+            doc["execution"] = None
+            return doc
+        if live:
+            question = (
+                f"Send {len(plan.trades)} order(s) worth {plan.buy_notional + plan.sell_notional:,.2f} "
+                f"{plan.currency} to the LIVE account {plan.account}?"
+            )
+            if not await asyncio.to_thread(typer.confirm, question, default=False, err=True):
+                raise typer.Abort()
+        out.message(f"Sending {len(plan.trades)} order(s), sells first …")
+        done = await svc.execute_plan(plan, broker, settings, confirm_live=live, timeout=timeout)
+        doc["execution"] = done.to_dict()
+        print_execution(out, done)
+    return doc
+
+
+def rebalance(
+    ctx: typer.Context,
+    method: MethodOpt = "max-sharpe",
+    universe: UniverseOpt = "sample",
+    lookback: LookbackOpt = "5y",
+    max_weight: MaxWeightOpt = None,
+    cov: CovOpt = "ledoit-wolf",
+    mu: MuOpt = "mean",
+    risk_free_rate: RfOpt = 0.0,
+    broker: Annotated[
+        BrokerChoice | None,
+        typer.Option(
+            "--broker",
+            "-b",
+            case_sensitive=False,
+            help="gateway (in-process simulator, paper), ib (settings.ib) or file. Default: file with "
+            "--positions-file, else gateway.",
+        ),
+    ] = None,
+    positions_file: Annotated[
+        Path | None,
+        typer.Option("--positions-file", help="Holdings as CSV (symbol,quantity[,price]; a CASH row) or JSON."),
+    ] = None,
+    cash: Annotated[float | None, typer.Option("--cash", help="Cash, overriding the positions file's.")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Account id (default: the login's first).")] = None,
+    band: Annotated[float | None, typer.Option("--band", help="No trade while the drift is under this.")] = None,
+    band_mode: Annotated[
+        BandModeChoice | None,
+        typer.Option("--band-mode", case_sensitive=False, help="absolute (weight points) or relative (of target)."),
+    ] = None,
+    min_trade: Annotated[float | None, typer.Option("--min-trade", help="Skip trades worth less than this.")] = None,
+    cash_buffer: Annotated[
+        float | None, typer.Option("--cash-buffer", help="Fraction of the portfolio kept in cash (0.02 = 2 %).")
+    ] = None,
+    fractional: Annotated[
+        bool, typer.Option("--fractional", help="Fractional shares where the instrument allows them.")
+    ] = False,
+    execute: Annotated[bool, typer.Option("--execute", help="Send the orders (default: dry run).")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Trade a live account: needs a confirmed live config and a yes.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for fills per side.")] = 120.0,
+    json_: JsonFlag = False,
+) -> None:
+    """Optimise, then show the trades that move the account to the target; send them only with --execute."""
+    from quantdesk.services import portfolio as svc
+
+    settings = settings_from(ctx)
+    kind = broker or (BrokerChoice.FILE if positions_file is not None else BrokerChoice.GATEWAY)
+    _check_flags(settings, kind, execute, live, positions_file)
+    out = output_from(json_)
+    _, prices, opt = _optimize_result(ctx, universe, method, lookback, max_weight, cov, mu, risk_free_rate)
+    options = svc.RebalanceOptions(
+        band=None if band is None else Decimal(repr(band)),
+        band_mode=None if band_mode is None else band_mode.value,
+        min_trade_value=None if min_trade is None else Decimal(repr(min_trade)),
+        cash_buffer=None if cash_buffer is None else Decimal(repr(cash_buffer)),
+        fractional=fractional or None,
+    )
+    opt_doc = optimization_doc(opt)
+    print_optimization(out, opt_doc, f"{method} target weights", f"{universe}, lookback {lookback}")
+    target = opt.to_target_weights()
+    if kind is BrokerChoice.FILE:
+        assert positions_file is not None  # _check_flags
+        result = svc.plan_from_file(
+            target, positions_file, svc.last_prices(prices), settings, cash=cash, options=options
+        )
+        print_plan(out, result, plan_limits(result, settings), str(positions_file))
+        out.message("Dry run from a file: nothing sent (prices are the universe's last closes).")
+        doc: dict[str, Any] = {"broker": kind.value, "execute": False, "plan": result.to_dict()}
+    else:
+        doc = asyncio.run(_with_broker(out, settings, kind, target, options, account, execute, live, timeout))
+    if out.as_json:
+        out.json({"mode": settings.mode, "optimization": opt_doc, **doc})

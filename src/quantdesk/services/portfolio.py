@@ -1,0 +1,430 @@
+"""Portfolio services: optimise a universe, plan a rebalance from a broker or a file, execute a plan.
+
+The CLI (``quantdesk optimize`` / ``quantdesk rebalance``) and later the REST API call these; they never print.
+Execution is **paper by default**: ``execute_plan`` asks ``ensure_trading_mode`` first, and refuses to send a
+paper-mode plan to a live (non-``D…``) account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from quantdesk.brokers.base import Broker, BrokerReport, OrderStatusReport
+from quantdesk.config import Mode, Settings, ensure_trading_mode
+from quantdesk.domain.instruments import Instrument, Stock
+from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.orders import Order
+from quantdesk.domain.targets import RebalancePlan, TargetWeights
+from quantdesk.domain.values import Numeric
+from quantdesk.errors import ConfigError, DataError, NotFound, RiskRejected
+from quantdesk.execution.fees import FeeModel
+from quantdesk.portfolio.rebalance import (
+    BandMode,
+    Holdings,
+    RebalanceResult,
+    RebalanceSettings,
+    load_holdings_file,
+    plan_rebalance,
+    plan_to_orders,
+    quotes_from_broker,
+    snapshot_from_broker,
+    symbol_of,
+)
+
+if TYPE_CHECKING:
+    from quantdesk.portfolio.optimize import OptimizationResult
+
+__all__ = [
+    "BrokerKind",
+    "ExecutionResult",
+    "RebalanceOptions",
+    "build_rebalance",
+    "execute_plan",
+    "last_prices",
+    "open_broker",
+    "optimize_universe",
+    "plan_from_broker",
+    "plan_from_file",
+    "universe_prices",
+    "write_frontier",
+]
+
+log = logging.getLogger(__name__)
+BrokerKind = Literal["gateway", "ib", "file"]
+_CENT = Decimal("0.01")
+
+
+# -- optimisation ---------------------------------------------------------------------------------------------------
+
+
+def universe_prices(universe: str = "sample") -> pd.DataFrame:
+    """Wide daily closes of a universe: ``sample`` (the 20 bundled S&P 500 stocks), ``sample:AAPL,MSFT,…``, or a
+    CSV/Parquet file of closes (dates in the first column, one column per symbol)."""
+    from quantdesk.data import load_sample_prices
+
+    text = universe.strip()
+    if text.lower() == "sample":
+        return load_sample_prices()
+    if text.lower().startswith("sample:"):
+        symbols = [s.strip() for s in text.split(":", 1)[1].split(",") if s.strip()]
+        return load_sample_prices(symbols)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise NotFound(
+            f"unknown universe {universe!r}",
+            field="universe",
+            value=universe,
+            hint="use 'sample', 'sample:AAPL,MSFT,JPM' or a CSV/Parquet file of closes",
+        )
+    frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path, index_col=0)
+    frame.index = pd.to_datetime(frame.index, utc=True)
+    if frame.empty or frame.shape[1] < 2:
+        raise DataError(
+            f"{path.name} holds {frame.shape[1]} price column(s)",
+            field="universe",
+            value=str(path),
+            hint="one column of closes per symbol, at least two symbols",
+        )
+    return frame.sort_index().astype("float64")
+
+
+def optimize_universe(
+    universe: str = "sample",
+    method: str = "max-sharpe",
+    lookback: str | None = "5y",
+    *,
+    max_weight: float | None = None,
+    min_weight: float = 0.0,
+    cov: str = "ledoit-wolf",
+    mu: str = "mean",
+    long_only: bool = True,
+    settings: Settings | None = None,
+    prices: pd.DataFrame | None = None,
+    **spec_options: Any,
+) -> OptimizationResult:
+    """Optimise ``universe`` with ``method``; ``max_weight`` defaults to the config's ``risk.max_position_pct``.
+
+    ``spec_options`` go to ``OptimizationSpec`` unchanged (``risk_free_rate``, ``target_volatility``, ``groups``,
+    ``turnover_limit``, ``fallback``, …). A long/short optimisation needs ``risk.allow_short_selling``; a
+    ``max_weight`` above ``risk.max_position_pct`` is refused unless the ``max_position`` rule is disabled.
+    """
+    from quantdesk.portfolio.optimize import OptimizationSpec, optimize
+
+    cfg = settings or Settings()
+    if not long_only and not cfg.risk.allow_short_selling and cfg.risk.rule_enabled("short_selling"):
+        raise RiskRejected(
+            "a long/short optimisation needs short selling, and short selling is off",
+            field="short_selling",
+            value=False,
+            hint="set risk.allow_short_selling = true, or optimise long-only",
+        )
+    values: dict[str, Any] = {
+        "method": method,
+        "lookback": lookback,
+        "cov": cov,
+        "mu": mu,
+        "min_weight": min_weight,
+        "long_only": long_only,
+        **spec_options,
+    }
+    if max_weight is not None:
+        values["max_weight"] = max_weight
+    if cfg.risk.rule_enabled("max_position"):
+        spec = OptimizationSpec.from_settings(cfg, **values)
+    else:
+        spec = OptimizationSpec(**{"max_weight": 1.0, **values})
+    frame = prices if prices is not None else universe_prices(universe)
+    return optimize(frame, spec)
+
+
+def write_frontier(
+    prices: pd.DataFrame, result: OptimizationResult, path: Path | str, *, points: int = 20
+) -> dict[str, Any]:
+    """Compute the efficient frontier under ``result``'s window, estimators and bounds, and write it (with the
+    result's portfolio and risk contributions) to an HTML (or, with kaleido, PNG) file; returns the points."""
+    from quantdesk.portfolio import OptimizationSpec, efficient_frontier
+
+    base = result.spec
+    spec = OptimizationSpec(
+        method="min-variance",
+        lookback=base.lookback,
+        cov=base.cov,
+        mu=base.mu,
+        max_weight=base.max_weight,
+        min_weight=base.min_weight,
+        long_only=base.long_only,
+        gross_cap=base.gross_cap,
+        cash_buffer=base.cash_buffer,
+        risk_free_rate=base.risk_free_rate,
+        half_life=base.half_life,
+    )
+    frontier = efficient_frontier(prices, spec, points=points)
+    written = frontier.write_html(path, result=result)
+    return {
+        "path": str(written),
+        "max_sharpe_point": frontier.max_sharpe,
+        "points": frontier.points.reset_index().to_dict(orient="records"),
+        "notes": list(frontier.notes),
+    }
+
+
+def last_prices(prices: pd.DataFrame) -> dict[str, Decimal]:
+    """The last close of each column, to the cent: the prices a plan from a file uses."""
+    out: dict[str, Decimal] = {}
+    for sym in prices.columns:
+        col = prices[sym].dropna()
+        if not col.empty and float(col.iloc[-1]) > 0:
+            out[str(sym)] = Decimal(repr(float(col.iloc[-1]))).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+    return out
+
+
+# -- planning -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceOptions:
+    """Per-run choices on top of the config (None keeps the config's value or the planner's default)."""
+
+    band: Decimal | None = None
+    band_mode: BandMode | None = None
+    min_trade_value: Decimal | None = None
+    cash_buffer: Decimal | None = None
+    fractional: bool | None = None
+    fee_model: FeeModel | None = None
+
+    def settings(self, config: Settings) -> RebalanceSettings:
+        """The planner's settings: the config's risk and order sections with these choices on top."""
+        return RebalanceSettings.from_settings(
+            config,
+            band=self.band,
+            band_mode=self.band_mode,
+            min_trade_value=self.min_trade_value,
+            cash_buffer=self.cash_buffer,
+            fractional=self.fractional,
+            fee_model=self.fee_model,
+        )
+
+
+def build_rebalance(
+    target: TargetWeights,
+    holdings: Holdings,
+    prices: Mapping[str, Numeric],
+    settings: Settings | None = None,
+    *,
+    options: RebalanceOptions | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+) -> RebalanceResult:
+    """The plan that moves ``holdings`` to ``target`` at ``prices`` under the config's risk and order settings."""
+    planner = (options or RebalanceOptions()).settings(settings or Settings())
+    return plan_rebalance(holdings, prices, target, planner, instruments=instruments)
+
+
+def plan_from_file(
+    target: TargetWeights,
+    positions_file: Path | str,
+    prices: Mapping[str, Numeric],
+    settings: Settings | None = None,
+    *,
+    cash: Numeric | None = None,
+    options: RebalanceOptions | None = None,
+) -> RebalanceResult:
+    """A plan for the holdings in ``positions_file``; prices default to the file's price column where given."""
+    holdings = load_holdings_file(positions_file, cash=cash)
+    merged = {**holdings.marks, **prices}
+    return build_rebalance(target, holdings, merged, settings, options=options)
+
+
+async def plan_from_broker(
+    target: TargetWeights,
+    broker: Broker,
+    settings: Settings | None = None,
+    *,
+    account: str | None = None,
+    options: RebalanceOptions | None = None,
+    fallback_prices: Mapping[str, Numeric] | None = None,
+) -> RebalanceResult:
+    """A plan for an account at ``broker``: its cash and stock positions, priced at the quotes' mids.
+
+    A symbol without a quote (market closed, no data subscription) is priced at the broker's mark of the position,
+    else at ``fallback_prices`` (e.g. the last closes), with a warning; with neither, planning fails naming it.
+    """
+    holdings = await snapshot_from_broker(broker, account or None)
+    wanted = (symbol_of(k) for k, w in target.items() if w != 0)
+    symbols = list(dict.fromkeys([*wanted, *holdings.positions]))
+    instruments = {s: holdings.instruments.get(s) or Stock(s, currency=holdings.currency) for s in symbols}
+    quotes = await quotes_from_broker(broker, instruments.values(), missing_ok=True)
+    prices: dict[str, Numeric] = {**(fallback_prices or {}), **holdings.marks, **quotes}
+    result = build_rebalance(target, holdings, prices, settings, options=options, instruments=instruments)
+    unquoted = [s for s in symbols if s not in quotes]
+    if unquoted:
+        note = f"no quote for {', '.join(unquoted)}: priced at the last known price instead"
+        result = replace(result, warnings=(*result.warnings, note))
+    return result
+
+
+@contextlib.asynccontextmanager
+async def open_broker(kind: BrokerKind, settings: Settings) -> AsyncIterator[Broker]:
+    """A connected broker: ``ib`` at ``settings.ib``, or ``gateway``, an in-process TWS simulator on a free port
+    with the IB adapter connected to it (one paper account, ``settings.ib.account`` when set)."""
+    from quantdesk.brokers.ib import IBBroker
+
+    if kind == "ib":
+        broker = IBBroker.from_settings(settings)
+        await broker.connect()
+        try:
+            yield broker
+        finally:
+            await broker.disconnect()
+        return
+    if kind != "gateway":
+        raise ConfigError(f"no broker connection for {kind!r}", field="broker", value=kind, hint="use gateway or ib")
+    from quantdesk.gateway import DEFAULT_ACCOUNTS, GatewayConfig, GatewayServer
+
+    account = settings.ib.account or DEFAULT_ACCOUNTS[0]
+    async with GatewayServer(GatewayConfig(port=0, accounts=(account,))) as gw:
+        ib_settings = settings.ib.model_copy(update={"host": "127.0.0.1", "port": gw.port, "account": account})
+        broker = IBBroker(ib_settings, data_dir=settings.paths.data_dir)
+        await broker.connect()
+        try:
+            yield broker
+        finally:
+            await broker.disconnect()
+
+
+# -- execution ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """What ``execute_plan`` did: the last report of every order sent, the buys held back, and why."""
+
+    mode: Mode
+    reports: list[OrderStatusReport]
+    skipped: list[Order] = field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when every order of the plan was sent and filled."""
+        return not self.skipped and all(r.status is OrderStatus.FILLED for r in self.reports)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "mode": self.mode,
+            "complete": self.complete,
+            "reason": self.reason,
+            "orders": [
+                {
+                    "client_order_id": None if r.client_order_id is None else r.client_order_id.value,
+                    "perm_id": r.broker_order_id.perm_id,
+                    "instrument": r.instrument_id.value,
+                    "side": r.side.value,
+                    "quantity": str(r.quantity),
+                    "filled": str(r.filled_quantity),
+                    "avg_price": None if r.avg_fill_price is None else str(r.avg_fill_price),
+                    "status": r.status.value,
+                    "reason": r.reason,
+                }
+                for r in self.reports
+            ],
+            "skipped": [
+                {"instrument": o.instrument.id.value, "side": o.side.value, "quantity": str(o.quantity)}
+                for o in self.skipped
+            ],
+        }
+
+
+async def _wait_terminal(
+    broker: Broker, orders: Sequence[Order], latest: dict[str, OrderStatusReport], timeout: float, poll: float
+) -> None:
+    """Until every order is terminal or ``timeout``: listener reports first, ``order_status`` polls as a fallback."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = {o.client_order_id.value: o for o in orders}
+    while pending:
+        for key in [k for k, r in latest.items() if k in pending and r.status.is_terminal]:
+            del pending[key]
+        if not pending or loop.time() >= deadline:
+            return
+        await asyncio.sleep(poll)
+        for key, order in list(pending.items()):
+            with contextlib.suppress(NotFound):
+                latest[key] = await broker.order_status(order.client_order_id)
+
+
+async def execute_plan(
+    plan: RebalancePlan,
+    broker: Broker,
+    settings: Settings | None = None,
+    *,
+    confirm_live: bool = False,
+    instruments: Mapping[str, Instrument] | None = None,
+    timeout: float = 120.0,
+    poll_interval: float = 0.25,
+) -> ExecutionResult:
+    """Send ``plan`` to ``broker`` following the config's order settings: sells, then (once every sell filled) buys.
+
+    Paper by default: ``ensure_trading_mode(settings, confirm_live)`` decides, and a paper-mode plan for a live
+    account (not ``D…``) is refused. Each group waits up to ``timeout`` seconds for terminal states; orders still
+    working then stay at the broker (DAY orders expire) and the buys are held back, listed in ``skipped``.
+
+    Note: until the OMS exists (issue #6), orders go to the broker directly, without an intent persisted first
+    and without the pre-trade risk engine (the planner enforces the max position size and the short-selling rule).
+    The OMS will take this over: ``execute_plan`` will hand the orders to it and wait on its events.
+    """
+    cfg = settings or Settings()
+    mode = ensure_trading_mode(cfg, confirm_live)
+    if mode == "paper" and plan.account is not None and not plan.account.is_paper:
+        raise ConfigError(
+            f"account {plan.account} looks like a live account, but the configuration is in paper mode",
+            field="mode",
+            value=cfg.mode,
+            hint="use a paper account (DU…), or configure and confirm live trading",
+        )
+    orders = plan_to_orders(plan, cfg.orders, instruments)
+    latest: dict[str, OrderStatusReport] = {}
+
+    def on_report(report: BrokerReport) -> None:
+        if isinstance(report, OrderStatusReport) and report.client_order_id is not None:
+            latest[report.client_order_id.value] = report
+
+    remove = broker.add_listener(on_report)
+    sent: list[Order] = []
+    try:
+        for group in (_side(orders, sell=True), _side(orders, sell=False)):
+            if not group:
+                continue
+            if sent and not all(latest[o.client_order_id.value].status is OrderStatus.FILLED for o in sent):
+                reason = "buys held back: not every sell filled (run the rebalance again once they have)"
+                return ExecutionResult(mode, _reports(sent, latest), list(group), reason)
+            for order in group:
+                ack = await broker.place_order(order)
+                key = order.client_order_id.value
+                if key not in latest or not latest[key].status.is_terminal:
+                    latest[key] = ack
+                sent.append(order)
+            await _wait_terminal(broker, group, latest, timeout, poll_interval)
+    finally:
+        remove()
+    reports = _reports(sent, latest)
+    working = [r for r in reports if not r.status.is_terminal]
+    note = f"{len(working)} order(s) still working after {timeout:.0f} s" if working else None
+    return ExecutionResult(mode, reports, [], note)
+
+
+def _side(orders: Iterable[Order], *, sell: bool) -> list[Order]:
+    return [o for o in orders if o.is_sell is sell]
+
+
+def _reports(orders: Sequence[Order], latest: Mapping[str, OrderStatusReport]) -> list[OrderStatusReport]:
+    return [latest[o.client_order_id.value] for o in orders]

@@ -1,0 +1,189 @@
+"""Portfolio services: plans from files and from a broker, and plans executed on the simulated broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from quantdesk.brokers.simulated import SimulatedBroker
+from quantdesk.config import Settings
+from quantdesk.domain.identifiers import AccountId
+from quantdesk.domain.instruments import Stock
+from quantdesk.domain.market import Quote
+from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
+from quantdesk.domain.targets import RebalancePlan, TargetWeights
+from quantdesk.errors import ConfigError, LiveTradingNotConfirmed, NotFound
+from quantdesk.services import portfolio as svc
+
+D = Decimal
+ACCOUNT = "DU1234567"
+MIDS = {"AAPL": D("100.00"), "MSFT": D("50.00"), "JPM": D("20.00")}
+T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
+
+
+class Market:
+    """Feeds the simulated broker a fresh two-cent-wide quote per symbol on every tick."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
+        self.broker = broker
+        self.ts = T0
+
+    def tick(self) -> None:
+        self.ts += timedelta(seconds=1)
+        for sym, mid in MIDS.items():
+            self.broker.feed_quote(Quote(Stock(sym).id, self.ts, mid - D("0.01"), mid + D("0.01")))
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(0.01)
+                self.tick()
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def broker_holding(shares: dict[str, int], cash: int = 100_000) -> tuple[SimulatedBroker, Market]:
+    broker = SimulatedBroker({ACCOUNT: cash})
+    await broker.connect()
+    market = Market(broker)
+    market.tick()
+    for sym, qty in shares.items():
+        await broker.place_order(Order.market(Stock(sym), OrderSide.BUY, qty))
+    market.tick()
+    return broker, market
+
+
+async def positions(broker: SimulatedBroker) -> dict[str, Decimal]:
+    return {p.instrument_id.value.split(".")[0]: p.quantity for p in await broker.positions() if p.quantity}
+
+
+def test_plan_from_broker_then_execute_sells_first_and_reaches_the_plan() -> None:
+    async def main() -> None:
+        broker, market = await broker_holding({"AAPL": 150})  # 15,000 of AAPL: above the 10 % cap
+        target = TargetWeights.of({"AAPL": 0.05, "MSFT": 0.08, "JPM": 0.02})
+        result = await svc.plan_from_broker(target, broker, Settings())
+        plan = result.plan
+        assert plan.account == AccountId(ACCOUNT)
+        assert [t.side for t in plan.orders_in_execution_order] == [OrderSide.SELL, OrderSide.BUY, OrderSide.BUY]
+        placed: list[tuple[str, list[OrderStatus]]] = []
+        original = broker.place_order
+
+        async def spy(order: Order) -> object:
+            earlier = [r.status for r in await broker.open_orders()]
+            placed.append((order.side.value, earlier))
+            return await original(order)
+
+        broker.place_order = spy  # type: ignore[method-assign]
+        async with market.running():
+            done = await svc.execute_plan(plan, broker, Settings(), timeout=10, poll_interval=0.02)
+        assert done.mode == "paper"
+        assert done.complete, done.to_dict()
+        assert [side for side, _ in placed] == ["SELL", "BUY", "BUY"]
+        assert placed[1][1] == []  # the sell had filled (nothing working) before the first buy went out
+        held = await positions(broker)
+        assert held == {t.instrument: t.target_quantity for t in plan.trades}
+        assert all(r.status is OrderStatus.FILLED for r in done.reports)
+        assert done.to_dict()["orders"][0]["side"] == "SELL"
+
+    asyncio.run(main())
+
+
+def test_buys_are_held_back_while_a_sell_is_still_working() -> None:
+    async def main() -> None:
+        broker, _ = await broker_holding({"AAPL": 150})
+        target = TargetWeights.of({"AAPL": 0.05, "MSFT": 0.05})
+        plan = (await svc.plan_from_broker(target, broker, Settings())).plan
+        done = await svc.execute_plan(plan, broker, Settings(), timeout=0.1, poll_interval=0.02)  # no market: no fill
+        assert not done.complete
+        assert [r.status for r in done.reports] == [OrderStatus.SUBMITTED]
+        assert [o.instrument.symbol for o in done.skipped] == ["MSFT"]
+        assert "buys held back" in (done.reason or "")
+
+    asyncio.run(main())
+
+
+def test_live_needs_confirmation_and_paper_refuses_a_live_account() -> None:
+    plan = RebalancePlan(T0, (), D(1000), D(1000), account=AccountId("U7654321"))
+
+    async def main() -> None:
+        broker = SimulatedBroker({ACCOUNT: 1000})
+        await broker.connect()
+        with pytest.raises(LiveTradingNotConfirmed):
+            await svc.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}))
+        with pytest.raises(ConfigError, match="live account"):
+            await svc.execute_plan(plan, broker, Settings())
+        with pytest.raises(ConfigError, match="--live"):
+            await svc.execute_plan(plan, broker, Settings(), confirm_live=True)
+        live = await svc.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}), confirm_live=True)
+        assert live.mode == "live"
+        assert live.reports == []
+        assert live.complete
+
+    asyncio.run(main())
+
+
+def test_plan_from_file_uses_config_and_options(tmp_path: Path) -> None:
+    f = tmp_path / "positions.csv"
+    f.write_text("symbol,quantity\nAAPL,30\nCASH,7000\n")
+    target = TargetWeights.of({"AAPL": 0.3, "MSFT": 0.5})
+    result = svc.plan_from_file(target, f, {"AAPL": 100, "MSFT": 50}, Settings())
+    assert result.line("AAPL").target_quantity == 10  # the config's 10 % max position
+    assert result.line("MSFT").target_quantity == 20
+    loose = Settings.model_validate({"risk": {"max_position_pct": 1.0}})
+    opts = svc.RebalanceOptions(band=D("0.05"), cash_buffer=D("0.02"))
+    result = svc.plan_from_file(target, f, {"AAPL": 100, "MSFT": 50}, loose, options=opts)
+    assert result.line("AAPL").target_quantity == 30  # drift 0.6 pp inside the 5 pp band
+    assert result.line("MSFT").target_quantity == 98  # 0.5 × 10,000 × 0.98 / 50
+    assert result.cash_reserve == 200
+
+
+def test_universe_prices_and_last_prices(tmp_path: Path) -> None:
+    sample = svc.universe_prices("sample")
+    assert sample.shape[1] == 20
+    two = svc.universe_prices("sample:AAPL, MSFT")
+    assert list(two.columns) == ["AAPL", "MSFT"]
+    last = svc.last_prices(two)
+    assert set(last) == {"AAPL", "MSFT"}
+    assert all(p == p.quantize(D("0.01")) for p in last.values())
+    f = tmp_path / "closes.csv"
+    pd.DataFrame({"X": [1.0, 2.0], "Y": [3.0, 4.5]}, index=["2024-01-02", "2024-01-03"]).to_csv(f)
+    assert svc.last_prices(svc.universe_prices(str(f))) == {"X": D("2.00"), "Y": D("4.50")}
+    with pytest.raises(NotFound) as exc:
+        svc.universe_prices("nasdaq100")
+    assert exc.value.field == "universe"
+
+
+def test_execute_against_the_gateway_twice_positions_equal_each_plan() -> None:
+    """The in-process TWS simulator with the IB adapter: buy into a target, then rebalance to another (sells first)."""
+
+    async def main() -> None:
+        cfg = Settings()
+        async with svc.open_broker("gateway", cfg) as broker:
+            for weights in ({"AAPL": 0.05, "MSFT": 0.05}, {"MSFT": 0.08, "JPM": 0.04}):
+                result = await svc.plan_from_broker(TargetWeights.of(weights), broker, cfg)
+                assert result.plan.account is not None
+                assert result.plan.account.is_paper
+                done = await svc.execute_plan(result.plan, broker, cfg, timeout=30)
+                assert done.complete, done.to_dict()
+                held = await svc.snapshot_from_broker(broker)
+                want = {ln.symbol: ln.target_quantity for ln in result.lines if ln.target_quantity}
+                assert dict(held.positions) == want
+            assert [r.side for r in done.reports] == [OrderSide.SELL, OrderSide.BUY, OrderSide.BUY]  # AAPL out first
+
+    asyncio.run(main())
