@@ -94,3 +94,24 @@ def test_demo_text_mode(tmp_path: Path) -> None:
     assert "Stored 20 symbols" in result.stdout
     assert "paper" in result.stdout
     assert "AAPL" in result.stdout
+
+
+@pytest.mark.slow
+def test_rebalance_execute_against_the_gateway_leaves_positions_equal_to_the_plan(tmp_path: Path) -> None:
+    result = _run("rebalance", "--method", "min-variance", "--broker", "gateway", "--execute", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["execution"]["complete"] is True
+    planned = {ln["symbol"]: float(ln["target_quantity"]) for ln in doc["plan"]["lines"]}
+    held = {key.split(".")[0]: float(qty) for key, qty in doc["positions_after"].items()}
+    assert held == {sym: qty for sym, qty in planned.items() if qty != 0}
+    assert len(held) >= 5
+
+
+def test_rebalance_is_a_dry_run_without_execute(tmp_path: Path) -> None:
+    result = _run("rebalance", "--method", "equal-weight", "--broker", "gateway", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["execute"] is False
+    assert "positions_after" not in doc
+    assert doc["plan"]["trades"] == 20

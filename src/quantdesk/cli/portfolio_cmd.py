@@ -339,6 +339,14 @@ async def _with_broker(
         done = await svc.execute_plan(plan, broker, settings, confirm_live=live, timeout=timeout)
         doc["execution"] = done.to_dict()
         print_execution(out, done)
+        held = await broker.positions(plan.account)
+        doc["positions_after"] = {p.instrument_id.value: p.quantity for p in held}
+        if not out.as_json:
+            out.table(
+                "Positions after execution",
+                ["instrument", "quantity"],
+                [[p.instrument_id.value, f"{p.quantity.normalize():,f}"] for p in held],
+            )
     return doc
 
 
