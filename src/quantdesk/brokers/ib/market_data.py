@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import logging
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,8 +126,8 @@ class MarketSnapshot:
         return self.last if self.last is not None else self.close
 
 
-class _Stream:
-    """Common bookkeeping of a tracked subscription."""
+class _Stream(ABC):
+    """Common bookkeeping of a tracked subscription; subclasses say how to start and stop it at IB."""
 
     def __init__(self, service: MarketDataService, instrument: Instrument, contract: Contract) -> None:
         self.service = service
@@ -142,13 +143,13 @@ class _Stream:
         """What is subscribed."""
         return self._instrument
 
+    @abstractmethod
     def start(self) -> None:
         """Request the stream on the current connection."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop(self) -> None:
         """Cancel the stream at IB (the subscription stays tracked)."""
-        raise NotImplementedError
 
     async def cancel(self) -> None:
         """Stop the stream and release the line; calling it twice is harmless."""
