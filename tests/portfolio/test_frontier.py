@@ -70,16 +70,24 @@ def test_frontier_html_is_written(tmp_path: Path, returns_5y: pd.DataFrame, fron
     assert frontier.write_html(tmp_path / "f.html").stat().st_size > 1_000_000  # plotly.js embedded: opens offline
 
 
-def test_png_needs_kaleido(tmp_path: Path, frontier: EfficientFrontier) -> None:
+def test_frontier_png_is_a_real_image(tmp_path: Path, returns_5y: pd.DataFrame, frontier: EfficientFrontier) -> None:
+    result = optimize(returns_5y, OptimizationSpec(method="max-sharpe", lookback=None, max_weight=0.2), returns=True)
+    path = write_frontier_html(tmp_path / "out" / "frontier.png", frontier, result=result)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1080, 1320)  # 9 x 11 inches at 120 dpi: frontier and risk bars
+    assert len(data) > 30_000  # drawn, not blank
+
+
+def test_plotly_static_export_needs_kaleido(tmp_path: Path) -> None:
     import importlib.util
 
     if importlib.util.find_spec("kaleido") is not None:
         pytest.skip("kaleido is installed")
     with pytest.raises(ValidationError, match="kaleido") as err:
-        write_frontier_html(tmp_path / "frontier.png", frontier)
-    assert ".html" in (err.value.hint or "")
-    with pytest.raises(ValidationError):
         write_image(tmp_path / "x.png", object())
+    assert ".html" in (err.value.hint or "")
 
 
 def test_points_are_validated(returns_5y: pd.DataFrame) -> None:

@@ -1,8 +1,8 @@
-"""Plotly charts of the efficient frontier and of risk contributions, written to HTML (PNG needs ``kaleido``).
+"""Charts of the efficient frontier and of risk contributions: interactive plotly HTML, and static PNG.
 
 HTML files embed plotly.js by default, so they open offline; pass ``include_plotlyjs="cdn"`` for a small file.
-PNG export goes through plotly's ``kaleido`` package, which quantdesk does not install: without it
-:func:`write_image` raises a :class:`~quantdesk.errors.ValidationError` that says so.
+PNG files are drawn with matplotlib (no browser needed, so they work on a headless server); plotly's own static
+export needs ``kaleido`` and a Chrome, which quantdesk does not install, so :func:`write_image` refuses without it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from quantdesk.portfolio._result import OptimizationResult
 if TYPE_CHECKING:
     from quantdesk.portfolio.frontier import EfficientFrontier
 
-__all__ = ["frontier_figure", "risk_contribution_figure", "write_frontier_html", "write_image"]
+__all__ = [
+    "frontier_figure",
+    "risk_contribution_figure",
+    "write_frontier_html",
+    "write_frontier_png",
+    "write_image",
+]
 
 
 def frontier_figure(frontier: EfficientFrontier, *, result: OptimizationResult | None = None) -> Any:
@@ -107,7 +113,7 @@ def write_frontier_html(
     """Write the frontier chart, and with ``result`` its risk-contribution chart, to one HTML page."""
     target = Path(path)
     if target.suffix.lower() == ".png":
-        return write_image(target, frontier_figure(frontier, result=result))
+        return write_frontier_png(target, frontier, result=result)
     figures = [frontier_figure(frontier, result=result)]
     if result is not None:
         figures.append(risk_contribution_figure(result))
@@ -122,6 +128,53 @@ def write_frontier_html(
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
+    return target
+
+
+def write_frontier_png(
+    path: str | Path, frontier: EfficientFrontier, *, result: OptimizationResult | None = None, dpi: int = 120
+) -> Path:
+    """Draw the frontier chart (the same series as the HTML one) and, with ``result``, its risk bars to a PNG."""
+    import matplotlib as mpl
+
+    mpl.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    pts = frontier.points
+    assets = frontier.assets()
+    rows = 2 if result is not None else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 5.5 * rows), squeeze=False)
+    ax = axes[0][0]
+    ax.plot(pts["volatility"], pts["expected_return"], "-o", markersize=3, label="frontier")
+    ax.scatter(assets["volatility"], assets["expected_return"], s=14, color="grey", label="assets")
+    for name, (vol, ret) in assets[["volatility", "expected_return"]].iterrows():
+        ax.annotate(str(name), (vol, ret), fontsize=7, xytext=(2, 2), textcoords="offset points")
+    best = frontier.max_sharpe
+    ax.scatter(pts["volatility"].iloc[0], pts["expected_return"].iloc[0], marker="D", s=60, label="min variance")
+    ax.scatter(pts["volatility"].iloc[best], pts["expected_return"].iloc[best], marker="*", s=140, label="max Sharpe")
+    if result is not None:
+        ax.scatter(result.volatility, result.expected_return, marker="X", s=80, label=result.method)
+    ax.set(title="Efficient frontier (annualised)", xlabel="volatility", ylabel="expected return")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if result is not None:
+        table = result.table()
+        bars = axes[1][0]
+        x = range(len(table))
+        bars.bar([i - 0.2 for i in x], table["weight"], width=0.4, label="weight")
+        bars.bar([i + 0.2 for i in x], table["risk_contribution"], width=0.4, label="share of risk")
+        bars.set_xticks(list(x), [str(i) for i in table.index], rotation=60, fontsize=7)
+        bars.yaxis.set_major_formatter(PercentFormatter(1.0))
+        bars.set_title(f"Weights and risk contributions: {result.method}")
+        bars.legend(fontsize=8)
+    fig.tight_layout()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=dpi, format="png")
+    plt.close(fig)
     return target
 
 

@@ -150,7 +150,7 @@ def write_frontier(
     prices: pd.DataFrame, result: OptimizationResult, path: Path | str, *, points: int = 20
 ) -> dict[str, Any]:
     """Compute the efficient frontier under ``result``'s window, estimators and bounds, and write it (with the
-    result's portfolio and risk contributions) to an HTML (or, with kaleido, PNG) file; returns the points."""
+    result's portfolio and risk contributions) to an HTML or PNG file (by the extension); returns the points."""
     from quantdesk.portfolio import OptimizationSpec, efficient_frontier
 
     base = result.spec
