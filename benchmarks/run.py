@@ -27,6 +27,7 @@ def main(argv: list[str]) -> int:
         if spec is None or spec.loader is None:
             raise RuntimeError(f"cannot load {script}")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
         spec.loader.exec_module(module)
         print(f"\n== {script.stem} ==")
         started = time.perf_counter()
