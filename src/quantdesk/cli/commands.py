@@ -9,10 +9,11 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Attach every sub-command to ``app``."""
-    from quantdesk.cli import config_cmd, data_cmd, demo_cmd, gateway_cmd, portfolio_cmd, validate_cmd
+    from quantdesk.cli import config_cmd, data_cmd, db_cmd, demo_cmd, gateway_cmd, portfolio_cmd, validate_cmd
 
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(data_cmd.app, name="data")
+    app.add_typer(db_cmd.app, name="db")
     app.command("demo")(demo_cmd.demo)
     app.command("gateway")(gateway_cmd.gateway)
     app.command("validate")(validate_cmd.validate)

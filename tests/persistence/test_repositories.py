@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, text
+
+from quantdesk.domain.fills import CommissionReport, Fill, Liquidity
+from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, ExecutionId, StrategyId
+from quantdesk.domain.instruments import Stock
+from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.order_types import OrderType, TimeInForce
+from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
+from quantdesk.domain.values import Money
+from quantdesk.errors import NotFound, ValidationError
+from quantdesk.persistence import commands, create_db_engine
+from quantdesk.persistence.repositories import (
+    DuplicateClientOrderId,
+    FillRepository,
+    KillSwitchRepository,
+    OrderIntentRepository,
+    StoredIntent,
+    TradingState,
+)
+
+T0 = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    commands.upgrade(db_url)
+    eng = create_db_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def _order(cid: str = "qd-1", qty: str = "100", price: str = "187.25") -> Order:
+    return Order.limit(
+        Stock("AAPL"),
+        OrderSide.BUY,
+        Decimal(qty),
+        Decimal(price),
+        account=AccountId("DU123456"),
+        strategy_id=StrategyId("momentum"),
+        client_order_id=ClientOrderId(cid),
+    )
+
+
+def _fill(eid: str = "0001f4e8.65e1a2b3.01.01", qty: str = "40", price: str = "187.123456789") -> Fill:
+    return Fill.of(eid, "qd-1", "AAPL.STK.SMART.USD", "BUY", Decimal(qty), Decimal(price), T0 + timedelta(seconds=5))
+
+
+def test_intent_insert_and_update_round_trip(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    record = repo.insert(_order(), T0)
+    assert record.created
+    stored = repo.get(ClientOrderId("qd-1"))
+    assert isinstance(stored, StoredIntent)
+    assert stored.instrument_id.value == "AAPL.STK.SMART.USD"
+    assert (stored.side, stored.order_type, stored.tif) == (OrderSide.BUY, OrderType.LIMIT, TimeInForce.DAY)
+    assert stored.quantity == Decimal(100)
+    assert stored.limit_price == Decimal("187.25")
+    assert stored.account == AccountId("DU123456")
+    assert stored.strategy_id == StrategyId("momentum")
+    assert stored.created_at == T0
+    assert stored.created_at.tzinfo is not None
+    assert stored.state.status is OrderStatus.INITIALIZED
+    assert stored.state.broker_order_id is None
+
+    broker = BrokerOrderId(order_id=17, perm_id=987654321, client_id=3)
+    state = stored.state.apply_status(OrderStatus.PENDING_SUBMIT, T0 + timedelta(seconds=1), broker)
+    state = state.apply_status(OrderStatus.SUBMITTED, T0 + timedelta(seconds=2))
+    fill = _fill()
+    state = state.apply_fill(fill)
+    updated = repo.update_state(state)
+    assert updated.state.status is OrderStatus.PARTIALLY_FILLED
+    assert updated.state.filled_quantity == Decimal(40)
+    assert updated.state.filled_notional == state.filled_notional
+    again = repo.get(ClientOrderId("qd-1"))
+    assert again.state.broker_order_id == broker
+    assert again.state.updated_at == state.updated_at
+    assert repo.by_perm_id(987654321) == again
+    assert [i.client_order_id for i in repo.active()] == [ClientOrderId("qd-1")]
+
+
+def test_set_broker_ids_keeps_a_known_perm_id(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    repo.insert(_order(), T0)
+    repo.set_broker_ids(ClientOrderId("qd-1"), BrokerOrderId(5, 0, 1), T0)
+    assert repo.get(ClientOrderId("qd-1")).state.broker_order_id == BrokerOrderId(5, 0, 1)
+    repo.set_broker_ids(ClientOrderId("qd-1"), BrokerOrderId(5, 424242, 1), T0)
+    repo.set_broker_ids(ClientOrderId("qd-1"), BrokerOrderId(6, 0, None), T0)
+    assert repo.get(ClientOrderId("qd-1")).state.broker_order_id == BrokerOrderId(6, 424242, 1)
+
+
+def test_insert_is_idempotent_for_the_same_intent(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    first = repo.insert(_order(), T0)
+    second = repo.insert(_order(), T0 + timedelta(minutes=1))
+    assert first.created
+    assert not second.created
+    assert second.intent == first.intent
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM order_intents")).scalar_one() == 1
+
+
+def test_reusing_an_id_for_another_order_raises(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    repo.insert(_order(), T0)
+    with pytest.raises(DuplicateClientOrderId) as info:
+        repo.insert(_order(qty="200"), T0)
+    assert info.value.field == "client_order_id"
+
+
+def test_unknown_intent_is_not_found(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    assert repo.find(ClientOrderId("nope")) is None
+    with pytest.raises(NotFound):
+        repo.get(ClientOrderId("nope"))
+    with pytest.raises(NotFound):
+        repo.set_broker_ids(ClientOrderId("nope"), BrokerOrderId(1), T0)
+
+
+def test_fill_recorded_once_even_if_inserted_twice(engine: Engine) -> None:
+    OrderIntentRepository(engine).insert(_order(), T0)
+    repo = FillRepository(engine)
+    fill = _fill()
+    first = repo.record(fill, T0, perm_id=987654321)
+    second = repo.record(fill, T0 + timedelta(seconds=1))
+    assert first.created
+    assert not second.created
+    assert second.fill == fill
+    assert repo.for_order(ClientOrderId("qd-1")) == [fill]
+    intent = OrderIntentRepository(engine).get(ClientOrderId("qd-1"))
+    assert intent.state.execution_ids == (fill.execution_id,)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM fills")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM trade_history")).scalar_one() == 1
+
+
+def test_concurrent_duplicate_fills_are_recorded_once(engine: Engine) -> None:
+    repo = FillRepository(engine)
+    fill = _fill()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: repo.record(fill, T0), range(8)))
+    assert sum(r.created for r in results) == 1
+    assert all(r.fill == fill for r in results)
+
+
+def test_decimal_precision_and_commission(engine: Engine) -> None:
+    repo = FillRepository(engine)
+    fill = Fill.of(
+        "exec-precise",
+        "qd-9",
+        "ES.FUT.CME.USD.20250321",
+        "SELL",
+        Decimal("0.000000000001"),
+        Decimal("12345678901234567890.123456789012"),
+        T0,
+        multiplier=Decimal(50),
+        liquidity=Liquidity.ADDED,
+    )
+    repo.record(fill, T0)
+    stored = repo.find(ExecutionId("exec-precise"))
+    assert stored is not None
+    assert stored.quantity == Decimal("0.000000000001")
+    assert stored.price == Decimal("12345678901234567890.123456789012")
+    assert stored.liquidity is Liquidity.ADDED
+    assert stored.ts == T0
+    report = CommissionReport(ExecutionId("exec-precise"), Money.of(Decimal("1.234567890123"), "USD"), Decimal("-0.1"))
+    with_commission = repo.apply_commission(report)
+    assert with_commission.commission == Money.of(Decimal("1.234567890123"), "USD")
+    assert repo.apply_commission(report) == with_commission  # idempotent
+    with pytest.raises(NotFound):
+        repo.apply_commission(CommissionReport(ExecutionId("missing"), Money.of(1, "USD")))
+
+
+def test_naive_timestamps_are_refused(engine: Engine) -> None:
+    with pytest.raises(Exception, match="naive"):
+        OrderIntentRepository(engine).insert(_order(), datetime(2025, 1, 1))
+
+
+def test_kill_switch_persists_across_engine_recreation(db_url: str) -> None:
+    commands.upgrade(db_url)
+    first = create_db_engine(db_url)
+    repo = KillSwitchRepository(first)
+    initial = repo.get()
+    assert initial.state is TradingState.ACTIVE
+    assert initial.changed_at is None
+    repo.set(TradingState.REDUCING, "drawdown 8% > 7%", T0, changed_by="risk")
+    repo.set(TradingState.HALTED, "daily loss limit 2% reached", T0 + timedelta(minutes=5), changed_by="risk")
+    first.dispose()
+
+    second = create_db_engine(db_url)
+    try:
+        status = KillSwitchRepository(second).get()
+        assert status.state is TradingState.HALTED
+        assert status.reason == "daily loss limit 2% reached"
+        assert status.changed_by == "risk"
+        assert status.changed_at == T0 + timedelta(minutes=5)
+        with second.connect() as conn:
+            events = conn.execute(text("SELECT message FROM risk_events ORDER BY id")).scalars().all()
+        assert events == [
+            "ACTIVE -> REDUCING by risk: drawdown 8% > 7%",
+            "REDUCING -> HALTED by risk: daily loss limit 2% reached",
+        ]
+        with pytest.raises(ValidationError):
+            KillSwitchRepository(second).set(TradingState.ACTIVE, "  ", T0)
+    finally:
+        second.dispose()
