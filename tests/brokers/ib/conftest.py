@@ -8,9 +8,7 @@ ERROR records of the other ``ib_async`` loggers fail it unless the test allowed 
 from __future__ import annotations
 
 import contextlib
-import logging
-import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,60 +19,10 @@ from quantdesk.brokers.ib.pacing import PacingRules
 from quantdesk.config import IBSettings
 from quantdesk.gateway import GatewayConfig, GatewayServer
 
-DROPPED = (r"Peer closed connection", r"Connection reset by peer", r"Connection lost", r"\[Errno", r"Socket disconnect")
-REFUSED = (r"API connection failed", r"Make sure API port")
-
-
-class IbErrorGuard(logging.Handler):
-    """Collects ERROR records of the ``ib_async`` loggers; decoder errors are never allowed."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self._allowed: list[re.Pattern[str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def allow(self, *patterns: str) -> None:
-        """Expect ERROR records (not from the decoder) whose message matches any of ``patterns``."""
-        self._allowed += [re.compile(p) for p in patterns]
-
-    def allow_drops(self) -> None:
-        """Expect the records ``ib_async`` logs when the socket goes."""
-        self.allow(*DROPPED)
-
-    def allow_refused(self) -> None:
-        """Expect the records ``ib_async`` logs when a connection attempt fails."""
-        self.allow(*REFUSED)
-
-    def unexpected(self) -> list[str]:
-        """Messages of the records the test did not allow."""
-        bad = []
-        for r in self.records:
-            msg = r.getMessage()
-            if r.name == "ib_async.Decoder" or not any(p.search(msg) for p in self._allowed):
-                bad.append(f"{r.name}: {msg}")
-        return bad
-
 
 @pytest.fixture(autouse=True)
-def ib_errors() -> Iterator[IbErrorGuard]:
-    """Fail the test on ERROR records of ``ib_async`` (see the module docstring)."""
-    guard = IbErrorGuard()
-    logger = logging.getLogger("ib_async")
-    logger.addHandler(guard)
-    previous = logger.level
-    if logger.getEffectiveLevel() > logging.ERROR:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield guard
-    finally:
-        logger.removeHandler(guard)
-        logger.setLevel(previous)
-    bad = guard.unexpected()
-    if bad:
-        pytest.fail("ib_async logged errors:\n" + "\n".join(bad[:20]), pytrace=False)
+def _ib_error_guard(ib_errors: object) -> None:
+    """Every test here runs under the suite's ``ib_async`` error guard (``tests/conftest.py``)."""
 
 
 def gateway_config(**overrides: Any) -> GatewayConfig:
