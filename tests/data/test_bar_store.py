@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from quantdesk import atomic_files
 from quantdesk.data import BarStore, SampleSource
 from quantdesk.data import bar_store as bar_store_module
 from quantdesk.domain.market import BarSize
@@ -236,7 +237,7 @@ def test_failure_at_rename_keeps_old_file_and_leaves_no_temp(store: BarStore, mo
     def no_replace(src: object, dst: object) -> None:
         raise OSError("simulated crash before rename")
 
-    monkeypatch.setattr(bar_store_module.os, "replace", no_replace)
+    monkeypatch.setattr(atomic_files.os, "replace", no_replace)
     with pytest.raises(OSError, match="simulated crash"):
         store.write("X", "1day", bars(["2024-01-03"], [11]), source="b")
     monkeypatch.undo()

@@ -29,10 +29,8 @@ import builtins
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -42,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from quantdesk.atomic_files import TEMP_PREFIX, atomic_write, fsync_dir
 from quantdesk.data.catalog import CatalogEntry, catalog_from_json, catalog_to_json
 from quantdesk.data.schema import (
     ADJUSTED,
@@ -61,7 +60,6 @@ __all__ = ["BarStore", "instrument_key"]
 
 log = logging.getLogger(__name__)
 
-TEMP_PREFIX = ".tmp-"
 CATALOG_FILE = "catalog.json"
 LOCK_FILE = ".lock"
 METADATA_KEY = b"quantdesk"
@@ -95,34 +93,6 @@ def _bar_size(bar_size: BarSize | str) -> BarSize:
 
 def _file_name(key: str) -> str:
     return quote(key, safe="._-") + ".parquet"
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` all or nothing: temp file in the same directory, fsync, ``os.replace``, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=path.suffix)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
 
 
 class BarStore:
@@ -190,7 +160,7 @@ class BarStore:
         def write(fh: IO[bytes]) -> None:
             fh.write(data)
 
-        _atomic_write(self.catalog_path, write)
+        atomic_write(self.catalog_path, write)
 
     def _entry_from_file(self, path: Path) -> CatalogEntry | None:
         try:
@@ -393,7 +363,7 @@ class BarStore:
                     )
                 bars = pd.concat([old.loc[~old.index.isin(bars.index)], bars]).sort_index()
             table = self._to_table(bars, key, size, source)
-            _atomic_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+            atomic_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
             entry = CatalogEntry(
                 instrument=key,
                 bar_size=size,
@@ -433,7 +403,7 @@ class BarStore:
             if not path.exists():
                 raise self._not_found(key, size)
             path.unlink()
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
             entries = self._load_catalog()
             entries.pop((size.slug, key), None)
             self._save_catalog(entries.values())

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quantdesk.atomic_files import atomic_write_json
 from quantdesk.errors import NotFound, ValidationError
 
 __all__ = [
@@ -312,11 +312,8 @@ class AccountBook:
 
 
 def save_state(path: Path, state: Mapping[str, Any]) -> None:
-    """Write a JSON state file atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    """Write a JSON state file atomically and durably (temp file, fsync, rename)."""
+    atomic_write_json(path, dict(state), indent=2)
 
 
 def load_state(path: Path) -> dict[str, Any]:

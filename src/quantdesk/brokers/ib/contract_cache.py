@@ -18,11 +18,8 @@ half-written cache; a cache that cannot be read is ignored with a warning and re
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -31,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from quantdesk.atomic_files import atomic_write_json
 from quantdesk.domain.identifiers import InstrumentId
 from quantdesk.domain.instruments import (
     Bond,
@@ -53,7 +51,6 @@ __all__ = [
     "ContractCache",
     "instrument_from_json",
     "instrument_to_json",
-    "write_json_atomic",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,23 +58,6 @@ CACHE_VERSION = 1
 _KINDS: dict[str, type[Instrument]] = {
     cls.__name__: cls for cls in (Stock, Option, Future, ContinuousFuture, ForexPair, Bond, Cfd, Index, Warrant, Crypto)
 }
-
-
-def write_json_atomic(path: Path, document: Any) -> None:
-    """Write ``document`` as JSON to ``path`` atomically: a temporary file, fsync, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _plain(value: Any) -> Any:
@@ -188,7 +168,7 @@ class ContractCache:
         """Write the cache to its file (atomically); a memory-only cache does nothing."""
         if self.path is None:
             return
-        write_json_atomic(
+        atomic_write_json(
             self.path,
             {
                 "version": CACHE_VERSION,

@@ -47,8 +47,8 @@ from pathlib import Path
 import pandas as pd
 from ib_async import BarData, Contract
 
+from quantdesk.atomic_files import atomic_write_json
 from quantdesk.brokers.ib.connection import IBConnection
-from quantdesk.brokers.ib.contract_cache import write_json_atomic
 from quantdesk.brokers.ib.contracts import QualifiedContract
 from quantdesk.brokers.ib.error_codes import ErrorAction
 from quantdesk.brokers.ib.market_data import WHAT_TO_SHOW
@@ -193,7 +193,7 @@ class Coverage:
         if save and self.path is not None:
             doc = {"version": 1, "series": {k: [[a.isoformat(), b.isoformat()] for a, b in v]
                                             for k, v in sorted(self._spans.items())}}  # fmt: skip
-            write_json_atomic(self.path, doc)
+            atomic_write_json(self.path, doc)
 
     def gaps(self, key: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The parts of ``[start, end)`` not covered yet."""
