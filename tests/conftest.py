@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["db_fixtures"]
+
 DROPPED = (r"Peer closed connection", r"Connection reset by peer", r"Connection lost", r"\[Errno", r"Socket disconnect")
 REFUSED = (r"API connection failed", r"Make sure API port")
 
