@@ -35,11 +35,9 @@ from quantdesk.config.fields import (
     OptionalDirPath,
     OptionalSecret,
     StrList,
-    SymbolList,
     default_data_dir,
     default_database_url,
     expand_path,
-    fraction_field,
     hint,
     lower,
     rule_error,
@@ -47,6 +45,7 @@ from quantdesk.config.fields import (
     upper,
 )
 from quantdesk.config.masking import mask_url
+from quantdesk.config.risk_settings import RISK_RULES, RiskSettings
 from quantdesk.errors import ConfigError, LiveTradingNotConfirmed
 
 __all__ = [
@@ -81,18 +80,6 @@ LIVE_CONFIRMATION_PHRASE = "I understand this trades real money"
 
 PAPER_PORTS: Mapping[int, str] = {7497: "TWS paper", 4002: "IB Gateway paper"}
 LIVE_PORTS: Mapping[int, str] = {7496: "TWS live", 4001: "IB Gateway live"}
-
-RISK_RULES: Mapping[str, str] = {
-    "max_position": "a position may not exceed risk.max_position_pct of net liquidation",
-    "daily_loss_limit": "trading halts once the day's loss reaches risk.daily_loss_limit_pct of net liquidation",
-    "max_trades_per_day": "at most risk.max_trades_per_day orders a day",
-    "short_selling": "no sell beyond the long position unless risk.allow_short_selling",
-    "max_order_notional": "no single order above risk.max_order_notional",
-    "price_band": "limit prices within risk.price_band_pct of the last price",
-    "max_gross_exposure": "gross exposure at most risk.max_gross_exposure times net liquidation",
-    "restricted_symbols": "no order in a symbol of risk.restricted_symbols",
-}
-"""The pre-trade rules by name (the names ``risk.disabled_rules`` accepts) and what each one enforces."""
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -157,44 +144,6 @@ class LiveSettings(_Section):
     def confirmed(self) -> bool:
         """Whether ``confirm`` holds the exact phrase (surrounding blanks ignored)."""
         return self.confirm.strip() == LIVE_CONFIRMATION_PHRASE
-
-
-class RiskSettings(_Section):
-    """Pre-trade limits; on unless ``enabled = false`` or a rule is named in ``disabled_rules``."""
-
-    enabled: bool = True
-    max_position_pct: float = fraction_field(0.10)
-    daily_loss_limit_pct: float = fraction_field(0.02)
-    max_trades_per_day: int = Field(100, ge=1, json_schema_extra=hint("use a whole number >= 1"))
-    allow_short_selling: bool = False
-    max_order_notional: float = Field(
-        100_000.0, gt=0, json_schema_extra=hint("write a positive amount in the account's base currency")
-    )
-    price_band_pct: float = fraction_field(0.05)
-    max_gross_exposure: float = Field(
-        1.0, gt=0, json_schema_extra=hint("write a positive multiple of net liquidation, e.g. 1.0 (no leverage)")
-    )
-    restricted_symbols: SymbolList = ()
-    disabled_rules: StrList = ()
-
-    @field_validator("disabled_rules", mode="after")
-    @classmethod
-    def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import difflib
-
-        names = tuple(v.strip().lower() for v in value)
-        for name in names:
-            if name not in RISK_RULES:
-                close = difflib.get_close_matches(name, list(RISK_RULES), n=1)
-                guess = f"did you mean {close[0]!r}? " if close else ""
-                raise rule_error(f"names an unknown risk rule {name!r}", f"{guess}known rules: {', '.join(RISK_RULES)}")
-        return names
-
-    def rule_enabled(self, name: str) -> bool:
-        """Whether the rule ``name`` (a key of :data:`RISK_RULES`) applies: risk on and the rule not disabled."""
-        if name not in RISK_RULES:
-            raise ValueError(f"unknown risk rule {name!r}; known: {', '.join(RISK_RULES)}")
-        return self.enabled and name not in self.disabled_rules
 
 
 class OrderSettings(_Section):
