@@ -287,8 +287,16 @@ class Broker(Protocol):
         """Every working order, including ones placed outside quantdesk where the venue shows them."""
         ...
 
+    async def completed_orders(self) -> list[OrderStatusReport]:
+        """Orders that ended (filled, cancelled, rejected, expired) as far as the venue remembers (reconciliation)."""
+        ...
+
     async def executions(self, since: datetime | None = None) -> list[FillReport]:
         """Executions since ``since`` (the venue's whole memory when None), for reconciliation."""
+        ...
+
+    async def server_time(self) -> datetime:
+        """The venue's clock (UTC): market hours are judged by it, not by the local clock."""
         ...
 
     async def what_if(self, order: Order) -> WhatIfReport:

@@ -379,6 +379,15 @@ class SimulatedBroker:
         self._require_connected()
         return [self._journal.report(self._journal.get(v.order.client_order_id)) for v in self._engine.open_orders()]
 
+    async def completed_orders(self) -> list[OrderStatusReport]:
+        """Every order that ended (filled, cancelled, rejected, expired), in submission order."""
+        self._require_connected()
+        return self._journal.completed_reports()
+
+    async def server_time(self) -> datetime:
+        """The simulated time (the last data point's time)."""
+        return self._require_clock()
+
     async def executions(self, since: datetime | None = None) -> list[FillReport]:
         """Every execution at or after ``since`` (all when None), oldest first, each once."""
         self._require_connected()

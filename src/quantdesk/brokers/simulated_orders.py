@@ -166,6 +166,10 @@ class OrderJournal:
         self.executions.append(execution)
         return [execution, self.report(record), self.position_report(ledger.account, position, fill.ts)]
 
+    def completed_reports(self) -> list[OrderStatusReport]:
+        """The report of every order in a terminal state, in submission order."""
+        return [self.report(r, reason=r.reason, code=r.code) for r in self._records.values() if r.state.is_terminal]
+
     def report(self, record: OrderRecord, *, reason: str | None = None, code: int | None = None) -> OrderStatusReport:
         """The order's report: its current terms (trailing stops where they trail now) and its reported state."""
         state, order = record.state, record.order

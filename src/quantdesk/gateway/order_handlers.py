@@ -25,6 +25,7 @@ orders, so their fills reach the client only as executions.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -178,7 +179,8 @@ def req_completed_orders(session: Session, req: Request) -> None:
     desk = desk_of(session.server)
     for record in desk.book.orders():
         if record.is_done and record.completed_time and desk.messages.sees(session, record.client_id):
-            session.send(completed_order(record.contract, record.order, desk.messages.completed_state(record)))
+            wire = dataclasses.replace(record.order, filled_quantity=float(record.filled))  # TWS reports it here
+            session.send(completed_order(record.contract, wire, desk.messages.completed_state(record)))
     session.send(completed_orders_end())
 
 

@@ -256,6 +256,29 @@ async def scenario_cancel_order(h: BrokerHarness) -> None:
         await run.expect_position(Decimal(0))
 
 
+async def scenario_completed_orders(h: BrokerHarness) -> None:
+    """Filled and cancelled orders show in ``completed_orders`` with their final status; working ones do not."""
+    async with scenario_run(h) as run:
+        filled = run.market(BUY)
+        await run.place(filled)
+        await run.filled(filled)
+        resting = run.limit(BUY, run.down(await run.price() * _FAR_BELOW))
+        await run.place(resting)
+        await run.working(resting)
+        done = {r.client_order_id: r for r in await h.broker.completed_orders()}
+        assert resting.client_order_id not in done, "a working order is listed as completed"
+        await h.broker.cancel_order(resting.client_order_id)
+        await run.status(resting.client_order_id, frozenset({OrderStatus.CANCELLED}))
+        done = {r.client_order_id: r for r in await h.broker.completed_orders()}
+        assert done.get(filled.client_order_id) is not None, "a filled order is missing from completed_orders"
+        assert done[filled.client_order_id].status is OrderStatus.FILLED
+        assert done[filled.client_order_id].filled_quantity == filled.quantity
+        assert done.get(resting.client_order_id) is not None, "a cancelled order is missing from completed_orders"
+        assert done[resting.client_order_id].status is OrderStatus.CANCELLED
+        when = await h.broker.server_time()
+        assert when.tzinfo is not None, "server_time must be aware"
+
+
 async def scenario_modify_order(h: BrokerHarness) -> None:
     """A resting limit moved above the market fills at or below its new limit."""
     async with scenario_run(h) as run:
@@ -429,6 +452,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
         "cancel_all_orders": scenario_cancel_all_orders,
         "executions_since": scenario_executions_since,
         "open_orders": scenario_open_orders,
+        "completed_orders": scenario_completed_orders,
     }
 )
 """Every scenario by name, in a sensible running order."""

@@ -369,9 +369,18 @@ class IBBroker:
         """Every working order of the login, including ones placed outside quantdesk."""
         return await self.orders.open_orders()
 
+    async def completed_orders(self) -> list[OrderStatusReport]:
+        """Orders that ended today as TWS remembers them (``reqCompletedOrders``), ours and others'."""
+        return await self.orders.completed_orders()
+
     async def executions(self, since: datetime | None = None) -> list[FillReport]:
         """Executions since ``since``."""
         return await self.orders.executions(since)
+
+    async def server_time(self) -> datetime:
+        """TWS's clock (``reqCurrentTime``); the gateway simulator answers with its simulated time."""
+        when = await asyncio.wait_for(self.execution.ib.reqCurrentTimeAsync(), self.settings.request_timeout)
+        return when.astimezone(UTC)
 
     async def what_if(self, order: Order) -> WhatIfReport:
         """Margin and commission the order would cause, without placing it."""

@@ -383,6 +383,11 @@ class OrderRouter:
         await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.ack_timeout)
         return [self.report(t) for t in ib.openTrades()]
 
+    async def completed_orders(self) -> list[OrderStatusReport]:
+        """Every order that ended today, of all clients (``reqCompletedOrders(apiOnly=False)``)."""
+        trades = await asyncio.wait_for(self.connection.ib.reqCompletedOrdersAsync(False), self.ack_timeout)
+        return [self.report(t) for t in trades]
+
     async def executions(self, since: datetime | None = None) -> list[FillReport]:
         """Executions since ``since`` (IB keeps the current day), for reconciliation."""
         when = "" if since is None else since.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")

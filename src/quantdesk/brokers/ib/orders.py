@@ -228,9 +228,12 @@ def order_status_report(trade: Trade, instrument_id: InstrumentId, ts: datetime 
     order, status = trade.order, trade.orderStatus
     ib_status = effective_ib_status(trade)
     domain_status = OrderStatus.REJECTED if ib_status == "Rejected" else from_ib_status(ib_status)
-    filled = Decimal(repr(float(status.filled or 0.0)))
+    filled_count = float(status.filled or 0.0)
+    if not filled_count and _unset(order.filledQuantity) is not None:  # a completed order carries it on the order
+        filled_count = float(order.filledQuantity)
+    filled = Decimal(repr(filled_count))
     avg_fill_price = _unset(status.avgFillPrice)
-    executed = _executed(trade, float(status.filled or 0.0))
+    executed = _executed(trade, filled_count)
     if executed is not None:  # the executions know more (a completed order re-synchronised after a reconnect)
         filled, avg_fill_price = executed
     quantity = Decimal(repr(float(order.totalQuantity or 0.0)))

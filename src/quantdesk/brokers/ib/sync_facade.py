@@ -340,9 +340,17 @@ class SyncIBBroker:
         """Every working order of the login."""
         return self._run(self._broker.open_orders())
 
+    def completed_orders(self) -> list[OrderStatusReport]:
+        """Orders that ended today."""
+        return self._run(self._broker.completed_orders())
+
     def executions(self, since: datetime | None = None) -> list[FillReport]:
         """Executions since ``since``."""
         return self._run(self._broker.executions(since))
+
+    def server_time(self) -> datetime:
+        """TWS's clock."""
+        return self._run(self._broker.server_time())
 
     def what_if(self, order: Order) -> WhatIfReport:
         """Margin and commission preview."""
