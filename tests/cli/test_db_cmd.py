@@ -39,17 +39,17 @@ def _json(app: typer.Typer, *args: str) -> dict[str, object]:
 def test_current_on_an_empty_database(app: typer.Typer, db_file: Path) -> None:
     doc = _json(app, "db", "current", "--json")
     assert doc["current"] is None
-    assert doc["head"] == "0001"
+    assert doc["head"] == "0002"
     assert doc["up_to_date"] is False
 
 
 def test_upgrade_then_current_reports_head(app: typer.Typer, db_file: Path) -> None:
     doc = _json(app, "db", "upgrade", "--json")
-    assert doc == {"database": f"sqlite:///{db_file}", "from": None, "to": "0001", "head": "0001"}
+    assert doc == {"database": f"sqlite:///{db_file}", "from": None, "to": "0002", "head": "0002"}
     assert db_file.exists()
     assert _json(app, "db", "current", "--json")["up_to_date"] is True
     again = _json(app, "db", "upgrade", "--json")
-    assert again["from"] == again["to"] == "0001"
+    assert again["from"] == again["to"] == "0002"
 
 
 def test_history_json_marks_current(app: typer.Typer, db_file: Path) -> None:
@@ -57,20 +57,20 @@ def test_history_json_marks_current(app: typer.Typer, db_file: Path) -> None:
     doc = _json(app, "db", "history", "--json")
     migrations = doc["migrations"]
     assert isinstance(migrations, list)
-    assert migrations[0]["revision"] == "0001"
-    assert migrations[0]["current"] is True
-    assert migrations[0]["head"] is True
+    newest = next(m for m in migrations if m["revision"] == "0002")
+    assert newest["current"] is True
+    assert newest["head"] is True
 
 
 def test_text_output(app: typer.Typer, db_file: Path) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0
-    assert "empty -> 0001" in result.output
+    assert "empty -> 0002" in result.output
     result = runner.invoke(app, ["db", "current"])
-    assert "0001" in result.output
+    assert "0002" in result.output
     assert "up to date" in result.output
     result = runner.invoke(app, ["db", "history"])
-    assert "0001" in result.output
+    assert "0002" in result.output
     assert "Initial schema" in result.output
 
 

@@ -8,23 +8,29 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
+from quantdesk.brokers.base import OrderStatusReport
 from quantdesk.domain.fills import CommissionReport, Fill, Liquidity
-from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, ExecutionId, StrategyId
+from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, ExecutionId, InstrumentId, StrategyId
 from quantdesk.domain.instruments import Stock
+from quantdesk.domain.order_lists import Bracket
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.order_types import OrderType, TimeInForce
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.domain.values import Money
-from quantdesk.errors import NotFound, ValidationError
+from quantdesk.errors import IllegalTransition, NotFound, ValidationError
 from quantdesk.persistence import commands, create_db_engine
+from quantdesk.persistence.order_codec import order_json
 from quantdesk.persistence.repositories import (
+    BrokerOrderRepository,
     DuplicateClientOrderId,
     FillRepository,
+    IntentSource,
     KillSwitchRepository,
     OrderIntentRepository,
     StoredIntent,
     TradingState,
+    adopted_client_order_id,
 )
 
 T0 = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
@@ -212,3 +218,168 @@ def test_kill_switch_persists_across_engine_recreation(db_url: str) -> None:
             KillSwitchRepository(second).set(TradingState.ACTIVE, "  ", T0)
     finally:
         second.dispose()
+
+
+# --- 0002: the whole order, reasons, sources, lists, adoption ------------------------------------------------------
+
+
+def _report(perm_id: int = 555, **kw: object) -> OrderStatusReport:
+    values: dict[str, object] = {
+        "broker_order_id": BrokerOrderId(0, perm_id, 0),
+        "client_order_id": None,
+        "account": AccountId("DU123456"),
+        "instrument_id": InstrumentId("MSFT.STK.SMART.USD"),
+        "side": OrderSide.SELL,
+        "order_type": OrderType.LIMIT,
+        "quantity": Decimal(30),
+        "filled_quantity": Decimal(10),
+        "avg_fill_price": Decimal("410.5"),
+        "limit_price": Decimal("410.50"),
+        "tif": TimeInForce.GTC,
+        "status": OrderStatus.PARTIALLY_FILLED,
+        "ts": T0,
+    }
+    values.update(kw)
+    return OrderStatusReport(**values)  # type: ignore[arg-type]
+
+
+def test_the_whole_order_is_stored_and_rebuilt(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    order = Order.trailing_stop_limit(
+        Stock("AAPL"),
+        "SELL",
+        100,
+        limit_offset=Decimal("0.10"),
+        trailing_percent=Decimal("2.5"),
+        tif=TimeInForce.GTC,
+        outside_rth=True,
+        account=AccountId("DU123456"),
+        client_order_id=ClientOrderId("qd-trail"),
+    )
+    stored = repo.insert(order, T0, list_id="list-1").intent
+    assert stored.list_id == "list-1"
+    assert stored.source == IntentSource.QUANTDESK == "quantdesk"
+    assert not stored.is_adopted
+    assert stored.to_order() == order
+    again = repo.get(ClientOrderId("qd-trail"))
+    assert again.to_order() == order
+    assert again.order_json == order_json(order)
+    assert (again.reason, again.error_code) == (None, None)
+
+
+def test_by_list_returns_the_orders_of_one_list_in_order(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    bracket = Bracket.build(Stock("AAPL"), "BUY", 100, Decimal("187.25"), Decimal("195"), Decimal("180"))
+    for i, order in enumerate(bracket.orders):
+        repo.insert(order, T0 + timedelta(microseconds=i), list_id="bracket-1")
+    repo.insert(_order("qd-other"), T0)
+    listed = repo.by_list("bracket-1")
+    assert [i.client_order_id for i in listed] == [o.client_order_id for o in bracket.orders]
+    assert [i.to_order() for i in listed] == list(bracket.orders)
+    assert listed[1].parent_client_order_id == bracket.orders[0].client_order_id
+
+
+def test_mark_sets_status_reason_and_code_and_follows_the_state_table(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    repo.insert(_order(), T0)
+    marked = repo.mark(
+        ClientOrderId("qd-1"), OrderStatus.REJECTED, "201: margin", T0 + timedelta(seconds=1), error_code=201
+    )
+    assert marked.state.status is OrderStatus.REJECTED
+    assert (marked.reason, marked.error_code) == ("201: margin", 201)
+    assert marked.state.updated_at == T0 + timedelta(seconds=1)
+    with pytest.raises(IllegalTransition):
+        repo.mark(ClientOrderId("qd-1"), OrderStatus.SUBMITTED, "late", T0)
+    forced = repo.mark(ClientOrderId("qd-1"), OrderStatus.CANCELLED, "broker says cancelled", T0, force=True)
+    assert forced.state.status is OrderStatus.CANCELLED
+    assert forced.error_code == 201  # kept when not given
+    assert forced.state.updated_at == T0 + timedelta(seconds=1)  # never moves back
+    with pytest.raises(NotFound):
+        repo.mark(ClientOrderId("nope"), OrderStatus.CANCELLED, "x", T0)
+
+
+def test_adopt_takes_over_an_outside_order_once(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    first = repo.adopt(_report())
+    assert first.created
+    intent = first.intent
+    assert intent.client_order_id == adopted_client_order_id(555) == ClientOrderId("ext-555")
+    assert intent.is_adopted
+    assert intent.source == "adopted"
+    assert intent.to_order() is None
+    assert intent.state.status is OrderStatus.PARTIALLY_FILLED
+    assert intent.state.filled_quantity == 10
+    assert intent.state.avg_fill_price == Decimal("410.5")
+    assert intent.state.broker_order_id == BrokerOrderId(0, 555, 0)
+    assert (intent.tif, intent.limit_price, intent.side) == (TimeInForce.GTC, Decimal("410.50"), OrderSide.SELL)
+    second = repo.adopt(_report(status=OrderStatus.FILLED, filled_quantity=Decimal(30)))
+    assert not second.created
+    assert second.intent == repo.get(ClientOrderId("ext-555"))
+    assert repo.by_perm_id(555) == second.intent
+    assert [i.client_order_id for i in repo.list(source="adopted")] == [ClientOrderId("ext-555")]
+
+
+def test_adopt_is_idempotent_on_perm_id_of_our_own_orders(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    repo.insert(_order(), T0)
+    repo.set_broker_ids(ClientOrderId("qd-1"), BrokerOrderId(17, 555, 3), T0)
+    record = repo.adopt(_report())
+    assert not record.created
+    assert record.intent.client_order_id == ClientOrderId("qd-1")
+
+
+def test_adopt_refuses_reports_it_cannot_store(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    with pytest.raises(ValidationError) as info:
+        repo.adopt(_report(perm_id=0))
+    assert info.value.field == "perm_id"
+    with pytest.raises(ValidationError) as info:
+        repo.adopt(_report(avg_fill_price=None))
+    assert info.value.field == "avg_fill_price"
+
+
+def test_concurrent_adoption_creates_one_intent(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: repo.adopt(_report(perm_id=777)), range(6)))
+    assert sum(r.created for r in results) == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM order_intents")).scalar_one() == 1
+
+
+def test_by_order_ref_finds_ours_and_adopted_ones(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    repo.insert(_order(), T0)
+    assert repo.by_order_ref("qd-1") == repo.get(ClientOrderId("qd-1"))
+    adopted = repo.adopt(_report(perm_id=888)).intent
+    BrokerOrderRepository(engine).upsert(_report(perm_id=888), source="adopted", order_ref="manual-tws-1")
+    assert repo.by_order_ref("manual-tws-1") == adopted
+    assert repo.by_order_ref("unknown") is None
+
+
+def test_list_filters_combine(engine: Engine) -> None:
+    repo = OrderIntentRepository(engine)
+    repo.insert(_order("qd-1"), T0)
+    repo.insert(
+        Order.market(Stock("MSFT"), "SELL", 5, account=AccountId("DU999"), client_order_id=ClientOrderId("qd-2")),
+        T0 + timedelta(hours=1),
+        run_id=None,
+    )
+    repo.insert(_order("qd-3"), T0 + timedelta(hours=2))
+    repo.mark(ClientOrderId("qd-3"), OrderStatus.CANCELLED, "user", T0 + timedelta(hours=3))
+
+    def ids(**kw: object) -> list[str]:
+        return [i.client_order_id.value for i in repo.list(**kw)]  # type: ignore[arg-type]
+
+    assert ids() == ["qd-1", "qd-2", "qd-3"]
+    assert ids(statuses=[OrderStatus.INITIALIZED]) == ["qd-1", "qd-2"]
+    assert ids(account="DU999") == ["qd-2"]
+    assert ids(strategy_id="momentum") == ["qd-1", "qd-3"]
+    assert ids(symbol="aapl") == ["qd-1", "qd-3"]
+    assert ids(symbol="MSFT.STK.SMART.USD") == ["qd-2"]
+    assert ids(symbol="MS") == []
+    assert ids(since=T0 + timedelta(hours=1)) == ["qd-2", "qd-3"]
+    assert ids(until=T0 + timedelta(hours=1)) == ["qd-1"]
+    assert ids(limit=2) == ["qd-2", "qd-3"]
+    assert ids(source="quantdesk", limit=1) == ["qd-3"]
+    assert [i.client_order_id.value for i in repo.active()] == ["qd-1", "qd-2"]

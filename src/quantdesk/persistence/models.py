@@ -1,8 +1,8 @@
 """SQLAlchemy 2 typed models: the tables of quantdesk. ORM classes never leave ``quantdesk.persistence``.
 
 Money, prices and quantities are ``ExactDecimal`` (NUMERIC(38, 12); exact text on SQLite); timestamps are
-``UtcDateTime`` (aware, stored as UTC). The first Alembic migration (``migrations/versions/0001_initial.py``) creates
-exactly these tables plus the ``trade_history`` view; a test runs Alembic's comparison to keep the two in step.
+``UtcDateTime`` (aware, stored as UTC). The Alembic migrations (``migrations/versions/``) create exactly these tables
+plus the ``trade_history`` view; a test runs Alembic's comparison to keep the two in step.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "OrderIntentRow",
     "OrderRow",
     "PositionSnapshotRow",
+    "ReconciliationBreakRow",
     "RiskEventRow",
     "RunRow",
     "StrategyRow",
@@ -106,6 +107,12 @@ class OrderIntentRow(Base):
     client_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # 0002: the whole order (order_codec JSON), why it ended, where it came from, the list it belongs to.
+    order_json: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16), server_default="quantdesk")  # quantdesk | adopted
+    list_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class OrderRow(Base):
@@ -130,7 +137,7 @@ class OrderRow(Base):
     filled_quantity: Dec
     remaining_quantity: Dec
     avg_fill_price: OptDec
-    source: Mapped[str] = mapped_column(String(16))  # quantdesk | external
+    source: Mapped[str] = mapped_column(String(16))  # quantdesk | adopted
     updated_at: Mapped[datetime]
 
 
@@ -223,3 +230,22 @@ class KillSwitchRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     changed_by: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[datetime]
+
+
+class ReconciliationBreakRow(Base):
+    """One difference reconciliation found between the database and the broker, and what was done about it."""
+
+    __tablename__ = "reconciliation_breaks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # missing_at_broker | unknown_at_broker_adopted | fill_missing | …
+    account_id: Mapped[str | None] = mapped_column(String(32))
+    instrument_id: Mapped[str | None] = mapped_column(String(128))
+    client_order_id: Mapped[str | None] = mapped_column(String(64))
+    perm_id: Mapped[int | None] = mapped_column(BigInteger)
+    target: Mapped[str | None] = mapped_column(Text)
+    broker: Mapped[str | None] = mapped_column(Text)
+    database: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str] = mapped_column(String(32))  # applied | adopted | marked | reported
+    message: Mapped[str] = mapped_column(Text)

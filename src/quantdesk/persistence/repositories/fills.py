@@ -1,0 +1,153 @@
+"""Fills: each execution recorded exactly once (keyed by execution id), commissions on the same row, and the
+ledger's positions (net signed quantity from the fills).
+
+Recording a fill again is ignored and reported (``FillRecord.created is False``); the unique constraint on
+``fills.execution_id`` makes this hold under concurrent writers too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quantdesk.domain.fills import CommissionReport, Fill, Liquidity
+from quantdesk.domain.identifiers import AccountId, ClientOrderId, ExecutionId, InstrumentId
+from quantdesk.domain.side import OrderSide
+from quantdesk.domain.values import Currency, Money
+from quantdesk.persistence.models import FillRow
+from quantdesk.persistence.repositories._common import not_found
+
+__all__ = ["FillRecord", "FillRepository", "LedgerKey", "fill_from_row", "ledger_positions"]
+
+LedgerKey = tuple[AccountId | None, InstrumentId]
+"""A ledger position's key: the account (``None`` for fills without one) and the instrument."""
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """The result of recording a fill: the stored fill and whether this call recorded it (False: a duplicate)."""
+
+    fill: Fill
+    created: bool
+
+
+def fill_from_row(row: FillRow) -> Fill:
+    """The domain ``Fill`` of a ``fills`` row."""
+    return Fill(
+        execution_id=ExecutionId(row.execution_id),
+        client_order_id=ClientOrderId(row.client_order_id),
+        instrument_id=InstrumentId(row.instrument_id),
+        side=OrderSide(row.side),
+        quantity=row.quantity,
+        price=row.price,
+        ts=row.ts,
+        currency=Currency(row.currency),
+        multiplier=row.multiplier,
+        commission=Money(row.commission, Currency(row.commission_currency)),
+        account=AccountId(row.account_id) if row.account_id else None,
+        liquidity=Liquidity[row.liquidity] if row.liquidity else None,
+    )
+
+
+class FillRepository:
+    """Fills keyed by execution id: each one is recorded exactly once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, fill: Fill, recorded_at: datetime, *, perm_id: int | None = None) -> FillRecord:
+        """Store ``fill`` unless its execution id is stored already (then return the stored one, ``created=False``)."""
+        existing = self.find(fill.execution_id)
+        if existing is not None:
+            return FillRecord(existing, created=False)
+        row = FillRow(
+            execution_id=str(fill.execution_id),
+            client_order_id=str(fill.client_order_id),
+            perm_id=perm_id,
+            account_id=str(fill.account) if fill.account else None,
+            instrument_id=str(fill.instrument_id),
+            side=fill.side.value,
+            quantity=fill.quantity,
+            price=fill.price,
+            currency=fill.currency.code,
+            multiplier=fill.multiplier,
+            commission=fill.commission.amount,
+            commission_currency=fill.commission.currency.code,
+            realised_pnl=None,
+            liquidity=fill.liquidity.name if fill.liquidity else None,
+            ts=fill.ts,
+            recorded_at=recorded_at,
+        )
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+        except IntegrityError:  # a concurrent writer recorded it first
+            existing = self.find(fill.execution_id)
+            if existing is None:
+                raise
+            return FillRecord(existing, created=False)
+        return FillRecord(fill, created=True)
+
+    def apply_commission(self, report: CommissionReport) -> Fill:
+        """Put IB's commission report on the fill it belongs to (idempotent: the report replaces, never adds)."""
+        with Session(self._engine) as session, session.begin():
+            row = session.scalars(select(FillRow).where(FillRow.execution_id == str(report.execution_id))).one_or_none()
+            if row is None:
+                raise not_found(
+                    "fill for this commission report",
+                    "execution_id",
+                    report.execution_id,
+                    "record the fill before its commission report",
+                )
+            row.commission = report.commission.amount
+            row.commission_currency = report.commission.currency.code
+            row.realised_pnl = report.realised_pnl
+            session.flush()
+            return fill_from_row(row)
+
+    def find(self, execution_id: ExecutionId) -> Fill | None:
+        """The stored fill, or ``None``."""
+        with Session(self._engine) as session:
+            row = session.scalars(select(FillRow).where(FillRow.execution_id == str(execution_id))).one_or_none()
+            return None if row is None else fill_from_row(row)
+
+    def for_order(self, client_order_id: ClientOrderId) -> list[Fill]:
+        """Every fill of one order, in time order."""
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(FillRow).where(FillRow.client_order_id == str(client_order_id)).order_by(FillRow.ts, FillRow.id)
+            ).all()
+            return [fill_from_row(r) for r in rows]
+
+    def execution_ids(self, since: datetime | None = None) -> set[ExecutionId]:
+        """The execution ids recorded (at or after ``since`` when given): what reconciliation compares with."""
+        stmt = select(FillRow.execution_id)
+        if since is not None:
+            stmt = stmt.where(FillRow.ts >= since)
+        with Session(self._engine) as session:
+            return {ExecutionId(e) for e in session.scalars(stmt)}
+
+
+def ledger_positions(engine: Engine, account: AccountId | str | None = None) -> dict[LedgerKey, Decimal]:
+    """Net signed quantity per (account, instrument) from every recorded fill (BUY +, SELL −); flat ones are left out.
+
+    Summed in Python, not SQL: on SQLite the quantities are exact decimal text that ``SUM`` would turn into floats.
+    """
+    stmt = select(FillRow.account_id, FillRow.instrument_id, FillRow.side, FillRow.quantity)
+    if account is not None:
+        stmt = stmt.where(FillRow.account_id == str(account))
+    totals: dict[tuple[str | None, str], Decimal] = {}
+    with Session(engine) as session:
+        for acct, instrument, side, quantity in session.execute(stmt):
+            key = (acct, instrument)
+            totals[key] = totals.get(key, Decimal(0)) + quantity * OrderSide(side).sign
+    return {
+        (AccountId(a) if a else None, InstrumentId(i)): Decimal(format(q.normalize(), "f"))
+        for (a, i), q in sorted(totals.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
+        if q != 0
+    }

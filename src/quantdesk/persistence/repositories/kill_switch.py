@@ -1,0 +1,84 @@
+"""The kill switch: the persisted trading state ACTIVE / REDUCING / HALTED with reason, author and time; every change
+is also written to ``risk_events``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from quantdesk.errors import ValidationError
+from quantdesk.persistence.models import KillSwitchRow, RiskEventRow
+
+__all__ = ["KillSwitchRepository", "KillSwitchStatus", "TradingState"]
+
+
+class TradingState(Enum):
+    """The kill switch: trade normally, accept only risk-reducing orders, or trade nothing."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchStatus:
+    """The persisted trading state; ``changed_at`` is ``None`` when it was never set (the default ACTIVE)."""
+
+    state: TradingState
+    reason: str
+    changed_by: str
+    changed_at: datetime | None
+
+
+_SINGLETON = 1
+
+
+class KillSwitchRepository:
+    """The one persisted trading state; it survives restarts."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self) -> KillSwitchStatus:
+        """The current state (ACTIVE, never set, when nothing is stored)."""
+        with Session(self._engine) as session:
+            row = session.get(KillSwitchRow, _SINGLETON)
+            if row is None:
+                return KillSwitchStatus(TradingState.ACTIVE, "never set", "default", None)
+            return KillSwitchStatus(TradingState(row.state), row.reason, row.changed_by, row.changed_at)
+
+    def set(self, state: TradingState, reason: str, ts: datetime, *, changed_by: str = "user") -> KillSwitchStatus:
+        """Persist ``state`` with its reason; the change is also logged as a risk event."""
+        state = TradingState(state)
+        if not reason.strip():
+            raise ValidationError(
+                "a kill-switch change needs a reason",
+                field="reason",
+                value=reason,
+                hint="say why, e.g. 'daily loss limit 2% reached'",
+            )
+        with Session(self._engine) as session, session.begin():
+            row = session.get(KillSwitchRow, _SINGLETON, with_for_update=True)
+            previous = row.state if row is not None else TradingState.ACTIVE.value
+            if row is None:
+                row = KillSwitchRow(
+                    id=_SINGLETON, state=state.value, reason=reason, changed_by=changed_by, changed_at=ts
+                )
+                session.add(row)
+            else:
+                row.state, row.reason, row.changed_by, row.changed_at = state.value, reason, changed_by, ts
+            session.add(
+                RiskEventRow(
+                    ts=ts,
+                    rule="kill_switch",
+                    action=state.value.lower(),
+                    limit_value=previous,
+                    actual_value=state.value,
+                    message=f"{previous} -> {state.value} by {changed_by}: {reason}",
+                )
+            )
+        return KillSwitchStatus(state, reason, changed_by, ts)
