@@ -86,7 +86,34 @@ class NotFound(QuantdeskError, LookupError):
 
 
 class RiskRejected(QuantdeskError):
-    """A pre-trade risk rule refused an order; ``field`` names the rule, ``value`` the offending value."""
+    """A pre-trade risk rule refused an order; ``field`` names the rule, ``value`` the offending value.
+
+    ``rule`` (defaults to ``field``) and ``limit`` (the limit as text) are set by the risk engine.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        hint: str | None = None,
+        rule: str | None = None,
+        limit: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field if field is not None else rule, value=value, hint=hint)
+        self.rule = rule if rule is not None else field
+        self.limit = limit
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.field and self.message.startswith(f"{self.field}:"):
+            return text[len(self.field) + 2 :]  # the message names the rule already
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The base description plus the rule and its limit."""
+        return {**super().to_dict(), "rule": self.rule, "limit": self.limit}
 
 
 class BrokerError(QuantdeskError):

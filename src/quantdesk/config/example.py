@@ -60,18 +60,35 @@ market_data_type = "live"
 confirm = ""
 
 [risk]
-# Pre-trade checks. Fractions are of net liquidation: 0.10 is 10%.
+# Pre-trade checks, on unless enabled = false or the rule is named in disabled_rules.
+# Fractions are of net liquidation (0.10 is 10%); amounts are in the account's base currency.
 enabled = true
-max_position_pct = 0.1
-daily_loss_limit_pct = 0.02
-max_trades_per_day = 100
-allow_short_selling = false
-max_order_notional = 100000.0  # in the account's base currency
-price_band_pct = 0.05           # limit prices within 5% of the last price
-max_gross_exposure = 1.0        # 1.0 = no leverage
-restricted_symbols = []
-# Turn single rules off by name: max_position, daily_loss_limit, max_trades_per_day, short_selling,
-# max_order_notional, price_band, max_gross_exposure, restricted_symbols
+max_position_pct = 0.1          # a position at most 10% of net liquidation (reducing orders always pass)
+max_order_notional = 100000.0   # no single order above this amount
+price_band_pct = 0.05           # limit and stop prices within 5% of the last price (fat finger)
+max_trades_per_day = 100        # orders accepted a day
+allow_short_selling = false     # false: no sell beyond the long position
+restricted_symbols = []         # no orders in these symbols, e.g. ["GME", "AMC"]
+max_gross_exposure = 1.0        # gross exposure at most 1.0 x net liquidation (no leverage)
+# max_gross_exposure_amount = 2000000.0  # an absolute cap on gross exposure (unset: none)
+# Kill switch (ACTIVE / REDUCING / HALTED, kept in the database; `quantdesk kill-switch` moves it by hand).
+daily_loss_limit_pct = 0.02     # HALTED once the day's loss reaches 2%
+max_drawdown_pct = 0.1          # HALTED once the drawdown from the peak reaches 10%
+psr_floor = 0.05                # when the probabilistic Sharpe ratio falls below this ...
+psr_action = "reducing"         # ... go "reducing" (only risk-reducing orders) or "halted"
+psr_min_observations = 20       # returns needed before the PSR can trip
+psr_benchmark_sharpe = 0.0      # the per-period Sharpe ratio the PSR tests against
+disconnect_halt_seconds = 60.0  # HALTED after a broker disconnect longer than this
+# Throttles
+max_orders_per_second = 45.0    # toward IB, which disconnects above 50 messages a second
+max_participation_pct = 0.1     # a child order takes at most 10% of the expected volume ...
+participation_interval = 60.0   # ... of one interval of this many seconds; larger orders are sliced
+# Margin monitoring: margin use (of net liquidation) that warns, and that is critical
+margin_warning_pct = 0.5
+margin_critical_pct = 0.8
+# Turn single rules off by name: order_sanity, max_position, max_order_notional, price_band,
+# max_trades_per_day, short_selling, restricted_symbols, max_gross_exposure, max_leverage, trading_hours,
+# daily_loss_limit, max_drawdown, psr, disconnect, order_rate, participation
 disabled_rules = []
 
 [orders]
@@ -194,18 +211,35 @@ live:
   confirm: ""
 
 risk:
-  # Pre-trade checks. Fractions are of net liquidation: 0.10 is 10%.
+  # Pre-trade checks, on unless enabled: false or the rule is named in disabled_rules.
+  # Fractions are of net liquidation (0.10 is 10%); amounts are in the account's base currency.
   enabled: true
-  max_position_pct: 0.1
-  daily_loss_limit_pct: 0.02
-  max_trades_per_day: 100
-  allow_short_selling: false
-  max_order_notional: 100000.0  # in the account's base currency
-  price_band_pct: 0.05          # limit prices within 5% of the last price
-  max_gross_exposure: 1.0       # 1.0 = no leverage
-  restricted_symbols: []
-  # Turn single rules off by name: max_position, daily_loss_limit, max_trades_per_day, short_selling,
-  # max_order_notional, price_band, max_gross_exposure, restricted_symbols
+  max_position_pct: 0.1          # a position at most 10% of net liquidation (reducing orders always pass)
+  max_order_notional: 100000.0   # no single order above this amount
+  price_band_pct: 0.05           # limit and stop prices within 5% of the last price (fat finger)
+  max_trades_per_day: 100        # orders accepted a day
+  allow_short_selling: false     # false: no sell beyond the long position
+  restricted_symbols: []         # no orders in these symbols, e.g. [GME, AMC]
+  max_gross_exposure: 1.0        # gross exposure at most 1.0 x net liquidation (no leverage)
+  # max_gross_exposure_amount: 2000000.0  # an absolute cap on gross exposure (unset: none)
+  # Kill switch (ACTIVE / REDUCING / HALTED, kept in the database; `quantdesk kill-switch` moves it by hand).
+  daily_loss_limit_pct: 0.02     # HALTED once the day's loss reaches 2%
+  max_drawdown_pct: 0.1          # HALTED once the drawdown from the peak reaches 10%
+  psr_floor: 0.05                # when the probabilistic Sharpe ratio falls below this ...
+  psr_action: reducing           # ... go reducing (only risk-reducing orders) or halted
+  psr_min_observations: 20       # returns needed before the PSR can trip
+  psr_benchmark_sharpe: 0.0      # the per-period Sharpe ratio the PSR tests against
+  disconnect_halt_seconds: 60.0  # HALTED after a broker disconnect longer than this
+  # Throttles
+  max_orders_per_second: 45.0    # toward IB, which disconnects above 50 messages a second
+  max_participation_pct: 0.1     # a child order takes at most 10% of the expected volume ...
+  participation_interval: 60.0   # ... of one interval of this many seconds; larger orders are sliced
+  # Margin monitoring: margin use (of net liquidation) that warns, and that is critical
+  margin_warning_pct: 0.5
+  margin_critical_pct: 0.8
+  # Turn single rules off by name: order_sanity, max_position, max_order_notional, price_band,
+  # max_trades_per_day, short_selling, restricted_symbols, max_gross_exposure, max_leverage, trading_hours,
+  # daily_loss_limit, max_drawdown, psr, disconnect, order_rate, participation
   disabled_rules: []
 
 orders:

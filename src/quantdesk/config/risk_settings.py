@@ -18,19 +18,19 @@ from quantdesk.config.fields import StrList, SymbolList, fraction_field, hint, l
 __all__ = ["RISK_RULES", "KillSwitchAction", "RiskSettings"]
 
 RISK_RULES: Mapping[str, str] = {
-    "order_sanity": "quantity and prices positive, finite and on the instrument's tick grid",
-    "max_position": "a position may not exceed risk.max_position_pct of net liquidation",
+    "order_sanity": "quantity and prices positive, finite, on the lot and tick grids; market orders need a price",
+    "max_position": "a position may not exceed risk.max_position_pct of net liquidation (reducing orders pass)",
     "max_order_notional": "no single order above risk.max_order_notional",
     "price_band": "limit and stop prices within risk.price_band_pct of the last price (fat finger)",
     "max_trades_per_day": "at most risk.max_trades_per_day orders a day",
-    "short_selling": "no sell beyond the long position unless risk.allow_short_selling",
+    "short_selling": "no sell beyond the long position (net of working sells) unless risk.allow_short_selling",
     "restricted_symbols": "no order in a symbol of risk.restricted_symbols",
     "max_gross_exposure": "gross exposure at most risk.max_gross_exposure_amount (in the base currency)",
     "max_leverage": "gross exposure at most risk.max_gross_exposure times net liquidation",
     "trading_hours": "orders that execute at once (market, IOC, FOK) only while the exchange is open",
     "daily_loss_limit": "the kill switch halts once the day's loss reaches risk.daily_loss_limit_pct",
     "max_drawdown": "the kill switch halts once the drawdown from the peak reaches risk.max_drawdown_pct",
-    "psr": "the kill switch reduces once the probabilistic Sharpe ratio falls below risk.psr_floor",
+    "psr": "the kill switch moves to risk.psr_action once the probabilistic Sharpe ratio falls below risk.psr_floor",
     "disconnect": "the kill switch halts after a disconnect longer than risk.disconnect_halt_seconds",
     "order_rate": "at most risk.max_orders_per_second orders a second toward the broker (IB allows 50)",
     "participation": "an order above risk.max_participation_pct of the average daily volume is sliced over time",
