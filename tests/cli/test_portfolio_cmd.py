@@ -145,11 +145,19 @@ def test_rebalance_from_a_positions_file_is_a_dry_run(tmp_path: Path) -> None:
     assert doc["execute"] is False
     assert doc["mode"] == "paper"
     plan = doc["plan"]
-    value = float(plan["portfolio_value"])
     lines = {ln["symbol"]: ln for ln in plan["lines"]}
-    assert float(lines["AAPL"]["target_quantity"]) * float(lines["AAPL"]["price"]) <= 0.10 * value + 1e-6
+    aapl = lines["AAPL"]
+    # Selling 2,000 AAPL down to 10 % is worth more than the 100,000 max order notional: trimmed, a next run goes on.
+    assert any("max order notional" in note for note in aapl["notes"])
+    sold = (2000 - float(aapl["target_quantity"])) * float(aapl["price"])
+    assert 100_000 - float(aapl["price"]) < sold <= 100_000
     assert float(plan["cash_after"]) >= 0
     assert "execution" not in doc
+    loose = run_json("--set", "risk.max_order_notional=1000000", "rebalance", "--method", "min-variance",
+                     "--positions-file", str(f))  # fmt: skip
+    aapl = {ln["symbol"]: ln for ln in loose["plan"]["lines"]}["AAPL"]
+    value = float(loose["plan"]["portfolio_value"])
+    assert float(aapl["target_quantity"]) * float(aapl["price"]) <= 0.10 * value + 1e-6
     text = invoke("rebalance", "--positions-file", str(f), "--band", "0.01", "--cash-buffer", "0.02")
     assert text.exit_code == 0, (text.output, text.exception)
     assert "Rebalance plan" in text.stdout

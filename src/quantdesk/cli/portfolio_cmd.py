@@ -286,6 +286,9 @@ def print_execution(out: Output, done: ExecutionResult) -> None:
     out.table(f"Orders sent ({done.mode})", ["instrument", "side", "quantity", "filled", "avg price", "status"], rows)
     for o in done.skipped:
         out.message(f"[yellow]not sent:[/yellow] {o.side.value} {_qty(o.quantity)} {escape(o.instrument.id.value)}")
+    for o, why in done.rejected:
+        out.message(f"[red]refused by risk:[/red] {o.side.value} {_qty(o.quantity)} {escape(o.instrument.id.value)}: "
+                    f"{escape(why)}")  # fmt: skip
     if done.reason:
         out.message(f"[yellow]{escape(done.reason)}[/yellow]")
     elif done.complete:
@@ -315,28 +318,35 @@ async def _with_broker(
 
     doc: dict[str, Any] = {"broker": kind.value, "execute": execute}
     async with svc.open_broker(kind.value, settings) as broker:
-        result = await svc.plan_from_broker(target, broker, settings, account=account, options=options)
-        plan = result.plan
-        limits = plan_limits(result, settings)
-        doc["plan"] = result.to_dict()
-        source = f"{plan.account or 'the default account'} via {kind.value}"
-        print_plan(out, result, limits, source)
         if not execute:
-            out.message(f"Dry run: nothing sent. Add --execute to send {len(plan.trades)} order(s).")
+            result = await svc.plan_from_broker(target, broker, settings, account=account, options=options)
+            _show_plan(out, result, settings, kind, doc)
+            out.message(f"Dry run: nothing sent. Add --execute to send {len(result.plan.trades)} order(s).")
             return doc
-        if not plan.trades:
-            out.message("Nothing to trade: the account is on target.")
-            doc["execution"] = None
-            return doc
-        if live:
-            question = (
-                f"Send {len(plan.trades)} order(s) worth {plan.buy_notional + plan.sell_notional:,.2f} "
-                f"{plan.currency} to the LIVE account {plan.account}?"
+        from quantdesk.services.trading import trading_session
+
+        async with trading_session(settings, broker, account=account) as session:  # reconciles first
+            pending = session.pending_by_symbol()
+            result = await svc.plan_from_broker(
+                target, broker, settings, account=account, options=options, pending=pending
             )
-            if not await asyncio.to_thread(typer.confirm, question, default=False, err=True):
-                raise typer.Abort()
-        out.message(f"Sending {len(plan.trades)} order(s), sells first …")
-        done = await svc.execute_plan(plan, broker, settings, confirm_live=live, timeout=timeout)
+            plan = result.plan
+            _show_plan(out, result, settings, kind, doc)
+            if pending:
+                out.message(f"Counted {len(pending)} symbol(s) with orders still working from an earlier run.")
+            if not plan.trades:
+                out.message("Nothing to trade: the account is on target.")
+                doc["execution"] = None
+                return doc
+            if live:
+                question = (
+                    f"Send {len(plan.trades)} order(s) worth {plan.buy_notional + plan.sell_notional:,.2f} "
+                    f"{plan.currency} to the LIVE account {plan.account}?"
+                )
+                if not await asyncio.to_thread(typer.confirm, question, default=False, err=True):
+                    raise typer.Abort()
+            out.message(f"Sending {len(plan.trades)} order(s) through the OMS and its risk checks, sells first …")
+            done = await svc.execute_plan(plan, broker, settings, confirm_live=live, timeout=timeout, session=session)
         doc["execution"] = done.to_dict()
         print_execution(out, done)
         held = await broker.positions(plan.account)
@@ -348,6 +358,13 @@ async def _with_broker(
                 [[p.instrument_id.value, f"{p.quantity.normalize():,f}"] for p in held],
             )
     return doc
+
+
+def _show_plan(out: Output, result: Any, settings: Settings, kind: BrokerChoice, doc: dict[str, Any]) -> None:
+    plan = result.plan
+    doc["plan"] = result.to_dict()
+    source = f"{plan.account or 'the default account'} via {kind.value}"
+    print_plan(out, result, plan_limits(result, settings), source)
 
 
 def rebalance(

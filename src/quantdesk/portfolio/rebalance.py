@@ -17,8 +17,11 @@ The rules, in the order they apply (``plan_rebalance``):
   the target weight (0.2 = within ±20 % of it). A holding whose target is zero (or absent) is always closed:
   bands and the minimum trade value only damp re-sizing, they never keep a position the target dropped.
 * **Minimum trade value**: a re-sizing trade whose notional is under ``min_trade_value`` is skipped.
-* **Max position size**: no target quantity is worth more than ``max_position_pct × PV`` at the plan's prices; a
-  held position above the cap is trimmed to it, even inside a band.
+* **Max position size**: no target quantity is worth more than ``max_position_pct × PV`` at the plan's prices (for
+  a buy, at the plan price plus ``buy_price_allowance``, where its limit sits); a held position above the cap is
+  trimmed to it, even inside a band.
+* **Max order notional**: no single trade is worth more than ``max_order_notional`` (the risk engine's limit); a
+  larger one is trimmed, with a note, and the next run does the rest.
 * **Short selling**: when off, a negative target weight or a trade that would leave a position below zero raises
   ``RiskRejected`` naming the symbol and the rule (``short_selling``); an existing short is covered, never kept.
 * **Cash**: sells run first. Buys may spend ``cash + sell proceeds − sell commissions − reserve``, each buy costed
@@ -101,6 +104,7 @@ class RebalanceSettings:
     min_trade_value: Decimal = ZERO
     cash_buffer: Decimal = ZERO
     buy_price_allowance: Decimal = ZERO
+    max_order_notional: Decimal | None = None
     fee_model: FeeModel = field(default_factory=IbFixed)
 
     def __post_init__(self) -> None:
@@ -136,6 +140,9 @@ class RebalanceSettings:
             "max_position_pct": Decimal(repr(risk.max_position_pct)) if risk.rule_enabled("max_position") else None,
             "allow_short_selling": risk.allow_short_selling or not risk.rule_enabled("short_selling"),
             "buy_price_allowance": Decimal(repr(settings.orders.limit_offset_pct)),
+            "max_order_notional": (
+                Decimal(repr(risk.max_order_notional)) if risk.rule_enabled("max_order_notional") else None
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})  # None keeps the config's value
         return cls(**values)
@@ -294,14 +301,30 @@ def _cap(w: _Work, s: RebalanceSettings, pv: Decimal) -> None:
     if s.max_position_pct is None or w.target == 0:
         return
     cap_value = s.max_position_pct * pv
-    if abs(w.target) * w.unit <= cap_value:
+    # A buy is sent as a limit above the plan price: the risk engine values it there, so the cap does too.
+    unit = w.unit * (_ONE + s.buy_price_allowance) if w.target > w.current else w.unit
+    if abs(w.target) * unit <= cap_value:
         return
-    cap_qty = cap_value / w.unit
+    cap_qty = cap_value / unit
     if w.target > 0:
         w.target = max(w.current + _lots(cap_qty - w.current, w.step, ROUND_FLOOR), ZERO)
     else:
         w.target = min(w.current + _lots(-cap_qty - w.current, w.step, ROUND_CEILING), ZERO)
     w.notes.append(f"capped at the max position size {_pct(s.max_position_pct)} of {pv:,.2f} ({cap_value:,.2f})")
+
+
+def _order_cap(w: _Work, s: RebalanceSettings) -> None:
+    """Keep one trade within the max order notional (at the limit price for buys); the rest waits for a next run."""
+    if s.max_order_notional is None or w.delta == 0:
+        return
+    unit = w.unit * (_ONE + s.buy_price_allowance) if w.delta > 0 else w.unit
+    if abs(w.delta) * unit <= s.max_order_notional:
+        return
+    size = _lots(s.max_order_notional / unit, w.step, ROUND_FLOOR)
+    w.target = w.current + (size if w.delta > 0 else -size)
+    w.notes.append(
+        f"trimmed to the max order notional {s.max_order_notional:,.2f}: run the rebalance again for the rest"
+    )
 
 
 def _buy_cost(s: RebalanceSettings, w: _Work, delta: Decimal) -> Decimal:
@@ -415,6 +438,7 @@ def plan_rebalance(
         w.ideal = w.weight * investable / w.unit
         _desired(w, s, pv)
         _cap(w, s, pv)
+        _order_cap(w, s)
         if w.target < 0 and not s.allow_short_selling:
             raise _refuse_short(w.symbol, f"the plan would sell {w.symbol} below zero (to {w.target})")
     reserve = pv * s.cash_buffer

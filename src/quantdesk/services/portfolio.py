@@ -7,7 +7,6 @@ paper-mode plan to a live (non-``D…``) account.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -18,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from quantdesk.brokers.base import Broker, BrokerReport, OrderStatusReport
+from quantdesk.brokers.base import Broker, OrderStatusReport
 from quantdesk.config import Mode, Settings, ensure_trading_mode
+from quantdesk.domain.identifiers import BrokerOrderId
 from quantdesk.domain.instruments import Instrument, Stock
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
@@ -41,7 +41,9 @@ from quantdesk.portfolio.rebalance import (
 )
 
 if TYPE_CHECKING:
+    from quantdesk.oms.manager import OrderManager
     from quantdesk.portfolio.optimize import OptimizationResult
+    from quantdesk.services.trading import TradingSession
 
 __all__ = [
     "BrokerKind",
@@ -251,24 +253,48 @@ async def plan_from_broker(
     account: str | None = None,
     options: RebalanceOptions | None = None,
     fallback_prices: Mapping[str, Numeric] | None = None,
+    pending: Mapping[str, Decimal] | None = None,
 ) -> RebalanceResult:
     """A plan for an account at ``broker``: its cash and stock positions, priced at the quotes' mids.
+
+    ``pending`` (signed quantity per symbol of orders still working, e.g. ``TradingSession.pending_by_symbol()``)
+    counts as if already filled, so a rebalance run again after a crash never orders the same shares twice.
 
     A symbol without a quote (market closed, no data subscription) is priced at the broker's mark of the position,
     else at ``fallback_prices`` (e.g. the last closes), with a warning; with neither, planning fails naming it.
     """
     holdings = await snapshot_from_broker(broker, account or None)
     wanted = (symbol_of(k) for k, w in target.items() if w != 0)
-    symbols = list(dict.fromkeys([*wanted, *holdings.positions]))
+    symbols = list(dict.fromkeys([*wanted, *holdings.positions, *(pending or {})]))
     instruments = {s: holdings.instruments.get(s) or Stock(s, currency=holdings.currency) for s in symbols}
     quotes = await quotes_from_broker(broker, instruments.values(), missing_ok=True)
     prices: dict[str, Numeric] = {**(fallback_prices or {}), **holdings.marks, **quotes}
+    if pending:
+        holdings = _with_pending(holdings, pending, prices)
     result = build_rebalance(target, holdings, prices, settings, options=options, instruments=instruments)
     unquoted = [s for s in symbols if s not in quotes]
     if unquoted:
         note = f"no quote for {', '.join(unquoted)}: priced at the last known price instead"
         result = replace(result, warnings=(*result.warnings, note))
     return result
+
+
+def _with_pending(holdings: Holdings, pending: Mapping[str, Decimal], prices: Mapping[str, Numeric]) -> Holdings:
+    """``holdings`` as if the working orders had filled at ``prices`` (cash moves by their notional)."""
+    positions = dict(holdings.positions)
+    cash = holdings.cash
+    for symbol, qty in pending.items():
+        price = prices.get(symbol)
+        if price is None:
+            raise DataError(
+                f"no price for {symbol}, which has working orders",
+                field="pending",
+                value=symbol,
+                hint="wait for the working orders to finish, or cancel them, then plan again",
+            )
+        positions[symbol] = positions.get(symbol, Decimal(0)) + qty
+        cash -= qty * Decimal(str(price))
+    return replace(holdings, positions=positions, cash=cash)
 
 
 @contextlib.asynccontextmanager
@@ -311,11 +337,12 @@ class ExecutionResult:
     reports: list[OrderStatusReport]
     skipped: list[Order] = field(default_factory=list)
     reason: str | None = None
+    rejected: list[tuple[Order, str]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         """True when every order of the plan was sent and filled."""
-        return not self.skipped and all(r.status is OrderStatus.FILLED for r in self.reports)
+        return not self.skipped and not self.rejected and all(r.status is OrderStatus.FILLED for r in self.reports)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -341,25 +368,11 @@ class ExecutionResult:
                 {"instrument": o.instrument.id.value, "side": o.side.value, "quantity": str(o.quantity)}
                 for o in self.skipped
             ],
+            "rejected": [
+                {"instrument": o.instrument.id.value, "side": o.side.value, "quantity": str(o.quantity), "reason": why}
+                for o, why in self.rejected
+            ],
         }
-
-
-async def _wait_terminal(
-    broker: Broker, orders: Sequence[Order], latest: dict[str, OrderStatusReport], timeout: float, poll: float
-) -> None:
-    """Until every order is terminal or ``timeout``: listener reports first, ``order_status`` polls as a fallback."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    pending = {o.client_order_id.value: o for o in orders}
-    while pending:
-        for key in [k for k, r in latest.items() if k in pending and r.status.is_terminal]:
-            del pending[key]
-        if not pending or loop.time() >= deadline:
-            return
-        await asyncio.sleep(poll)
-        for key, order in list(pending.items()):
-            with contextlib.suppress(NotFound):
-                latest[key] = await broker.order_status(order.client_order_id)
 
 
 async def execute_plan(
@@ -371,16 +384,16 @@ async def execute_plan(
     instruments: Mapping[str, Instrument] | None = None,
     timeout: float = 120.0,
     poll_interval: float = 0.25,
+    session: TradingSession | None = None,
 ) -> ExecutionResult:
-    """Send ``plan`` to ``broker`` following the config's order settings: sells, then (once every sell filled) buys.
+    """Send ``plan`` through the OMS and its risk engine: sells, then (once every sell filled) buys.
 
     Paper by default: ``ensure_trading_mode(settings, confirm_live)`` decides, and a paper-mode plan for a live
-    account (not ``D…``) is refused. Each group waits up to ``timeout`` seconds for terminal states; orders still
-    working then stay at the broker (DAY orders expire) and the buys are held back, listed in ``skipped``.
-
-    Note: until the OMS exists (issue #6), orders go to the broker directly, without an intent persisted first
-    and without the pre-trade risk engine (the planner enforces the max position size and the short-selling rule).
-    The OMS will take this over: ``execute_plan`` will hand the orders to it and wait on its events.
+    account (not ``D…``) is refused. Every order is checked by the pre-trade rules and persisted as an intent
+    before it is sent (``session``, or a trading session opened here on ``broker``); an order a rule refuses is
+    listed in ``rejected`` with the rule's message and the others go on. Each group waits up to ``timeout`` seconds
+    for terminal states; orders still working then stay at the broker and the buys are held back (``skipped``).
+    ``poll_interval`` is kept for compatibility: the OMS is event driven.
     """
     cfg = settings or Settings()
     mode = ensure_trading_mode(cfg, confirm_live)
@@ -392,39 +405,82 @@ async def execute_plan(
             hint="use a paper account (DU…), or configure and confirm live trading",
         )
     orders = plan_to_orders(plan, cfg.orders, instruments)
-    latest: dict[str, OrderStatusReport] = {}
+    if not orders:
+        return ExecutionResult(mode, [])
+    if session is None:
+        from quantdesk.services.trading import trading_session
 
-    def on_report(report: BrokerReport) -> None:
-        if isinstance(report, OrderStatusReport) and report.client_order_id is not None:
-            latest[report.client_order_id.value] = report
+        account = str(plan.account) if plan.account is not None else None
+        async with trading_session(cfg, broker, account=account, mode=mode) as opened:
+            return await _execute(opened, plan, orders, mode, timeout)
+    return await _execute(session, plan, orders, mode, timeout)
 
-    remove = broker.add_listener(on_report)
+
+async def _execute(
+    session: TradingSession, plan: RebalancePlan, orders: Sequence[Order], mode: Mode, timeout: float
+) -> ExecutionResult:
+    from quantdesk.oms.fault_points import crash_point
+
+    manager = session.manager
+    prices = {symbol_of(t.instrument): t.price for t in plan.trades}
     sent: list[Order] = []
-    try:
-        for group in (_side(orders, sell=True), _side(orders, sell=False)):
-            if not group:
+    rejected: list[tuple[Order, str]] = []
+    for group in (_side(orders, sell=True), _side(orders, sell=False)):
+        if not group:
+            continue
+        if sent and not all(_status(manager, o) is OrderStatus.FILLED for o in sent if o.is_sell):
+            reason = "buys held back: not every sell filled (run the rebalance again once they have)"
+            return ExecutionResult(mode, _reports(manager, sent), list(group), reason, rejected)
+        if sent:
+            crash_point("between_groups")
+        for order in group:
+            try:
+                await manager.submit(order, price=prices.get(order.instrument.symbol))
+            except RiskRejected as exc:
+                rejected.append((order, str(exc)))
                 continue
-            if sent and not all(latest[o.client_order_id.value].status is OrderStatus.FILLED for o in sent):
-                reason = "buys held back: not every sell filled (run the rebalance again once they have)"
-                return ExecutionResult(mode, _reports(sent, latest), list(group), reason)
-            for order in group:
-                ack = await broker.place_order(order)
-                key = order.client_order_id.value
-                if key not in latest or not latest[key].status.is_terminal:
-                    latest[key] = ack
-                sent.append(order)
-            await _wait_terminal(broker, group, latest, timeout, poll_interval)
-    finally:
-        remove()
-    reports = _reports(sent, latest)
+            sent.append(order)
+        await manager.wait_terminal([o.client_order_id for o in group], timeout)
+    await manager.flush()
+    reports = _reports(manager, sent)
     working = [r for r in reports if not r.status.is_terminal]
     note = f"{len(working)} order(s) still working after {timeout:.0f} s" if working else None
-    return ExecutionResult(mode, reports, [], note)
+    return ExecutionResult(mode, reports, [], note, rejected)
+
+
+def _status(manager: OrderManager, order: Order) -> OrderStatus | None:
+    managed = manager.get(order.client_order_id)
+    return None if managed is None else managed.state.status
 
 
 def _side(orders: Iterable[Order], *, sell: bool) -> list[Order]:
     return [o for o in orders if o.is_sell is sell]
 
 
-def _reports(orders: Sequence[Order], latest: Mapping[str, OrderStatusReport]) -> list[OrderStatusReport]:
-    return [latest[o.client_order_id.value] for o in orders]
+def _reports(manager: OrderManager, orders: Sequence[Order]) -> list[OrderStatusReport]:
+    out = []
+    for order in orders:
+        managed = manager.get(order.client_order_id)
+        if managed is None:
+            continue
+        state = managed.state
+        out.append(
+            OrderStatusReport(
+                broker_order_id=state.broker_order_id or BrokerOrderId(0),
+                client_order_id=order.client_order_id,
+                account=order.account,
+                instrument_id=order.instrument.id,
+                side=order.side,
+                order_type=order.order_type,
+                quantity=state.quantity,
+                filled_quantity=state.filled_quantity,
+                status=state.status,
+                ts=state.updated_at,
+                avg_fill_price=state.avg_fill_price,
+                limit_price=order.limit_price,
+                tif=order.tif,
+                reason=managed.reason,
+                error_code=managed.error_code,
+            )
+        )
+    return out

@@ -28,6 +28,8 @@ from ib_async import Position
 from quantdesk.brokers.base import (
     Broker,
     BrokerReport,
+    ConnectionReport,
+    ConnectionState,
     FillReport,
     OrderStatusReport,
     PositionReport,
@@ -118,8 +120,9 @@ class IBBroker:
         )  # fmt: skip
         self.supervisors["data"].on_reconnected(self.market.on_reconnected)
         self.supervisors["execution"].on_reconnected(self.orders.reconcile)
+        self._combined: ConnectionState | None = None
         for conn in (self.data, self.execution):
-            conn.on_state(self._emit)
+            conn.on_state(self._on_connection_state)
         self.execution.ib.positionEvent += self._on_position
 
     @classmethod
@@ -225,6 +228,20 @@ class IBBroker:
                 listener(report)
             except Exception:
                 log.exception("broker listener %r failed", listener)
+
+    def _on_connection_state(self, report: ConnectionReport) -> None:
+        """One state for both sockets: down while either is down, CONNECTED only once both are up.
+
+        Listeners (the OMS, the kill switch) must not take the data connection coming back for the execution
+        connection coming back; a report with an IB code (1100/1101/1102) is passed on as it is.
+        """
+        states = (self.data.state, self.execution.state)
+        if report.state is ConnectionState.CONNECTED and not all(s is ConnectionState.CONNECTED for s in states):
+            return
+        if report.state is self._combined and report.code is None:
+            return
+        self._combined = report.state
+        self._emit(report)
 
     def _on_position(self, position: Position) -> None:
         cost, multiplier = unit_cost(position.avgCost, position.contract)

@@ -1,0 +1,176 @@
+"""``quantdesk reconcile`` and ``quantdesk kill-switch``: compare the database with the broker; stop trading.
+
+Both are thin: the trading session (``services.trading``) does the work. ``kill-switch halt`` persists HALTED
+*first*, then connects to cancel every working order; if the broker cannot be reached the switch stays HALTED and
+the error says the orders are still working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from quantdesk.cli.context import output_from, settings_from
+from quantdesk.cli.output import Output
+from quantdesk.config import Settings
+
+__all__ = ["kill_switch_app", "reconcile"]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+AccountOpt = Annotated[
+    str | None, typer.Option("--account", help="The account (default: ib.account, or the only one).")
+]
+
+
+class Venue(StrEnum):
+    """Which broker to connect to."""
+
+    GATEWAY = "gateway"
+    IB = "ib"
+
+
+VenueOpt = Annotated[
+    Venue,
+    typer.Option("--broker", help="ib: TWS / IB Gateway at ib.host:ib.port; gateway: an in-process simulator."),
+]
+
+
+def reconcile(
+    ctx: typer.Context, broker: VenueOpt = Venue.IB, account: AccountOpt = None, json_: JsonFlag = False
+) -> None:
+    """Compare the database with the broker (orders, fills, positions), apply what it can and list every break."""
+    settings = settings_from(ctx)
+    out = output_from(json_)
+    document = asyncio.run(_reconcile(settings, broker, account))
+    _print_reconciliation(out, document)
+
+
+async def _reconcile(settings: Settings, venue: Venue, account: str | None) -> dict[str, Any]:
+    from quantdesk.services.portfolio import open_broker
+    from quantdesk.services.trading import trading_session
+
+    async with open_broker(venue.value, settings) as broker, trading_session(settings, broker, account=account) as s:
+        return s.reconciliation.to_dict()
+
+
+def _print_reconciliation(out: Output, doc: dict[str, Any]) -> None:
+    if out.as_json:
+        out.json(doc)
+        return
+    out.message(
+        f"Reconciled {doc['broker_orders']} broker order(s) and {doc['executions']} execution(s): "
+        + ("no breaks." if doc["clean"] else f"{len(doc['breaks'])} break(s).")
+    )
+    if doc["breaks"]:
+        out.table(
+            "Breaks (target vs broker vs database)",
+            ["kind", "resolution", "instrument", "order", "target", "broker", "database", "message"],
+            [
+                [b["kind"], b["resolution"], b["instrument_id"], b["client_order_id"], b["target"], b["broker"],
+                 b["database"], b["message"]]
+                for b in doc["breaks"]
+            ],
+        )  # fmt: skip
+    if doc["positions"]:
+        out.table(
+            "Positions",
+            ["instrument", "broker", "database"],
+            [[k, v["broker"], v["database"]] for k, v in doc["positions"].items()],
+        )
+
+
+# --- kill switch ---------------------------------------------------------------------------------------------------
+
+kill_switch_app = typer.Typer(
+    help="The trading state: ACTIVE, REDUCING (only risk-reducing orders) or HALTED (nothing; working orders "
+    "cancelled). It is stored in the database and survives restarts.",
+    no_args_is_help=True,
+)
+
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (stored with the change and shown in the history).")]
+
+
+@kill_switch_app.command("status")
+def status(ctx: typer.Context, json_: JsonFlag = False) -> None:
+    """Show the trading state, why and since when."""
+    current = _repository(settings_from(ctx)).get()
+    output_from(json_).result(
+        {
+            "state": current.state.value,
+            "reason": current.reason,
+            "changed_by": current.changed_by,
+            "changed_at": current.changed_at.isoformat() if current.changed_at else None,
+        },
+        text=escape(
+            f"{current.state.value} — {current.reason} (by {current.changed_by}"
+            + (f", {current.changed_at:%Y-%m-%d %H:%M:%S} UTC)" if current.changed_at else ")")
+        ),
+    )
+
+
+@kill_switch_app.command("halt")
+def halt(
+    ctx: typer.Context,
+    reason: ReasonOpt = "halted by hand",
+    broker: VenueOpt = Venue.IB,
+    cancel: Annotated[
+        bool, typer.Option("--cancel/--no-cancel", help="Also cancel every working order at the broker.")
+    ] = True,
+    json_: JsonFlag = False,
+) -> None:
+    """Stop all trading: HALTED is stored first, then every working order is cancelled at the broker."""
+    settings = settings_from(ctx)
+    out = output_from(json_)
+    changed = _change(settings, "halt", reason)
+    document: dict[str, Any] = {"state": changed, "cancelled": []}
+    if cancel:
+        document["cancelled"] = asyncio.run(_cancel_working(settings, broker))
+    out.result(
+        document,
+        text=escape(f"HALTED ({reason}); cancel requested for {len(document['cancelled'])} working order(s)")
+        if cancel
+        else escape(f"HALTED ({reason}); working orders left as they are (--no-cancel)"),
+    )
+
+
+@kill_switch_app.command("reduce")
+def reduce(ctx: typer.Context, reason: ReasonOpt = "reducing by hand", json_: JsonFlag = False) -> None:
+    """Accept only orders that reduce a position."""
+    output_from(json_).result({"state": _change(settings_from(ctx), "reduce", reason)}, text=f"REDUCING ({reason})")
+
+
+@kill_switch_app.command("resume")
+def resume(ctx: typer.Context, reason: ReasonOpt = "resumed by hand", json_: JsonFlag = False) -> None:
+    """Trade normally again."""
+    output_from(json_).result({"state": _change(settings_from(ctx), "resume", reason)}, text=f"ACTIVE ({reason})")
+
+
+def _repository(settings: Settings) -> Any:
+    from quantdesk.persistence.repositories import KillSwitchRepository
+    from quantdesk.services.trading import open_database
+
+    return KillSwitchRepository(open_database(settings))
+
+
+def _change(settings: Settings, action: str, reason: str) -> str:
+    from quantdesk.persistence.repositories import KillSwitchRepository
+    from quantdesk.risk.kill_switch import KillSwitch
+    from quantdesk.services.trading import open_database
+
+    switch = KillSwitch(KillSwitchRepository(open_database(settings)), settings.risk)
+    getattr(switch, action)(reason, by="cli")
+    return str(switch.state.value)
+
+
+async def _cancel_working(settings: Settings, venue: Venue) -> list[str]:
+    from quantdesk.services.portfolio import open_broker
+    from quantdesk.services.trading import trading_session
+
+    async with open_broker(venue.value, settings) as broker, trading_session(settings, broker) as session:
+        cancelled = await session.manager.cancel_all()
+        await broker.cancel_all_orders()  # orders placed outside quantdesk too: halt means halt
+        return [m.client_order_id.value for m in cancelled]

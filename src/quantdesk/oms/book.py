@@ -1,0 +1,115 @@
+"""The OMS's running book: positions, working quantities, last prices and account value, kept incrementally.
+
+Pre-trade risk needs these for every order, so they are plain dictionaries updated by fills and order states,
+never recomputed from the database or the broker on the order path. ``working`` counts each order's remaining
+quantity once: :meth:`Book.set_working` takes an order's new remaining (zero once terminal) and applies the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from quantdesk.domain.fills import Fill
+from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
+from quantdesk.domain.orders import Order
+from quantdesk.persistence.repositories import TradingState
+from quantdesk.risk.context import RiskContext
+
+__all__ = ["Book"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Book:
+    """Signed positions and working quantities per instrument, last prices, net liquidation, today's order count."""
+
+    positions: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    working: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    last_prices: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    multipliers: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    average_daily_volume: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    net_liquidation: Decimal | None = None
+    trades_today: int = 0
+    day: date | None = None
+    _counted: dict[ClientOrderId, tuple[InstrumentId, Decimal]] = field(default_factory=dict)
+
+    def set_positions(self, positions: Mapping[InstrumentId, Decimal]) -> None:
+        """Replace the positions (after a broker snapshot)."""
+        self.positions = {k: v for k, v in positions.items() if v != 0}
+
+    def set_price(self, instrument_id: InstrumentId, price: Decimal | None) -> None:
+        """Remember the last price of an instrument (ignored when None or not positive)."""
+        if price is not None and price > 0:
+            self.last_prices[instrument_id] = price
+
+    def set_working(self, cid: ClientOrderId, instrument_id: InstrumentId, signed_remaining: Decimal) -> None:
+        """Count ``cid``'s signed remaining quantity as working (zero removes it)."""
+        previous = self._counted.pop(cid, None)
+        if previous is not None:
+            iid, qty = previous
+            self._add_working(iid, -qty)
+        if signed_remaining != 0:
+            self._counted[cid] = (instrument_id, signed_remaining)
+            self._add_working(instrument_id, signed_remaining)
+
+    def _add_working(self, iid: InstrumentId, qty: Decimal) -> None:
+        total = self.working.get(iid, _ZERO) + qty
+        if total == 0:
+            self.working.pop(iid, None)
+        else:
+            self.working[iid] = total
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Move the position by a fill and remember its price."""
+        signed = fill.quantity if fill.side.value == "BUY" else -fill.quantity
+        total = self.positions.get(fill.instrument_id, _ZERO) + signed
+        if total == 0:
+            self.positions.pop(fill.instrument_id, None)
+        else:
+            self.positions[fill.instrument_id] = total
+        self.multipliers.setdefault(fill.instrument_id, fill.multiplier)
+        self.last_prices[fill.instrument_id] = fill.price
+
+    def count_order(self, now: datetime) -> None:
+        """Count one accepted order toward today's total (the count restarts on a new UTC day)."""
+        today = now.date()
+        if self.day != today:
+            self.day, self.trades_today = today, 0
+        self.trades_today += 1
+
+    def gross_exposure(self) -> Decimal:
+        """Σ |position| × last price × multiplier over positions with a known price."""
+        return self._gross(self.positions)
+
+    def working_gross(self) -> Decimal:
+        """Σ |working quantity| × last price × multiplier over instruments with a known price."""
+        return self._gross(self.working)
+
+    def _gross(self, quantities: Mapping[InstrumentId, Decimal]) -> Decimal:
+        total = _ZERO
+        for iid, qty in quantities.items():
+            price = self.last_prices.get(iid)
+            if price is not None:
+                total += abs(qty) * price * self.multipliers.get(iid, Decimal(1))
+        return total
+
+    def context(self, order: Order, now: datetime, state: TradingState) -> RiskContext:
+        """What the risk engine sees for ``order`` at ``now``."""
+        self.multipliers.setdefault(order.instrument.id, order.instrument.multiplier)
+        trades = self.trades_today if self.day == now.date() else 0
+        return RiskContext(
+            now=now,
+            net_liquidation=self.net_liquidation,
+            positions=self.positions,
+            working=self.working,
+            last_prices=self.last_prices,
+            trades_today=trades,
+            gross_exposure=self.gross_exposure(),
+            trading_state=state,
+            average_daily_volume=self.average_daily_volume,
+            working_gross=self.working_gross(),
+        )

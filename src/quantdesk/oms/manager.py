@@ -1,0 +1,652 @@
+"""The order manager: every order goes validate → risk → durable intent → broker; broker reports drive its state.
+
+* **Idempotent on the ClientOrderId.** Submitting an order whose id is known returns its state and sends nothing;
+  the database's unique intent row decides across restarts. An id reused for *different* content is refused.
+* **Intent before send.** ``submit`` returns only after the broker acknowledged an order whose intent was durable
+  before it left; a crash in between leaves an INITIALIZED intent that reconciliation resolves (adopts the order
+  if the broker has it, marks it never-sent if not). Nothing is ever re-sent automatically.
+* **Fills once.** Fills are keyed by execution id in memory and in the database; a fill reported twice (IB sends
+  it again with its commission, and again after a reconnect) moves nothing the second time.
+* **State from the table.** Broker reports move the domain ``OrderState`` through its transition table; a report
+  the table refuses is logged as an event, never applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from quantdesk.brokers.base import (
+    Broker,
+    BrokerReport,
+    ConnectionReport,
+    ConnectionState,
+    FillReport,
+    OrderStatusReport,
+    PositionReport,
+)
+from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, InstrumentId
+from quantdesk.domain.order_lists import OrderList
+from quantdesk.domain.order_state import OrderState, OrderStatus
+from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
+from quantdesk.errors import (
+    BrokerError,
+    ConnectionLost,
+    IllegalTransition,
+    OrderRejected,
+    RiskRejected,
+    ValidationError,
+)
+from quantdesk.oms.book import Book
+from quantdesk.oms.fault_points import crash_point
+from quantdesk.persistence.journal import (
+    AdoptIntent,
+    InsertIntent,
+    Journal,
+    OrderEventOp,
+    RecordCommission,
+    RecordFill,
+    RiskEventOp,
+    UpdateIntent,
+)
+from quantdesk.persistence.models import OrderIntentRow
+from quantdesk.persistence.order_codec import order_from_dict
+from quantdesk.persistence.repositories import OrderIntentRepository, StoredIntent
+from quantdesk.risk.engine import RiskEngine
+from quantdesk.risk.events import RiskEvent
+from quantdesk.risk.kill_switch import KillSwitch
+from quantdesk.risk.participation import needs_slicing, slice_quantity
+from quantdesk.risk.throttle import OrderRateLimiter
+
+__all__ = ["ManagedOrder", "OrderListener", "OrderManager"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class ManagedOrder:
+    """One order the OMS tracks: its terms (``None`` for an adopted order we only know from the broker) and state."""
+
+    client_order_id: ClientOrderId
+    instrument_id: InstrumentId
+    side: OrderSide
+    state: OrderState
+    order: Order | None = None
+    source: str = "quantdesk"
+    reason: str | None = None
+    error_code: int | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def signed_remaining(self) -> Decimal:
+        """What may still trade, signed (buys positive); zero once the order is terminal."""
+        if self.state.is_terminal:
+            return Decimal(0)
+        return self.state.remaining if self.side is OrderSide.BUY else -self.state.remaining
+
+
+OrderListener = Callable[[ManagedOrder], None]
+
+
+class OrderManager:
+    """The OMS for one broker connection and one database; see the module docstring for its guarantees."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        journal: Journal,
+        *,
+        risk: RiskEngine,
+        kill_switch: KillSwitch,
+        rate_limiter: OrderRateLimiter | None = None,
+        run_id: str | None = None,
+        account: AccountId | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.broker = broker
+        self.journal = journal
+        self.risk = risk
+        self.kill_switch = kill_switch
+        self.rate_limiter = rate_limiter
+        self.run_id = run_id
+        self.account = account
+        self.book = Book()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._server_offset = timedelta(0)
+        self._orders: dict[ClientOrderId, ManagedOrder] = {}
+        self._by_perm: dict[int, ManagedOrder] = {}
+        self._listeners: list[OrderListener] = []
+        self._remove_listener: Callable[[], None] | None = None
+        self._pending: set[Future[Any]] = set()
+        self.unknown_reports: list[BrokerReport] = []
+        self.slices: dict[ClientOrderId, asyncio.Task[None]] = {}
+        self._was_disconnected = False
+        self.on_reconnected: Callable[[], None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the active intents, listen to the broker and take the clock, positions and account value from it."""
+        repo = OrderIntentRepository(self.journal.engine)
+        for intent in await asyncio.to_thread(repo.active):
+            self._track_stored(intent)
+        self.book.trades_today = await asyncio.to_thread(_count_today, self.journal.engine, self._clock())
+        self.book.day = self._clock().date()
+        self._remove_listener = self.broker.add_listener(self.on_report)
+        with contextlib.suppress(BrokerError, TimeoutError, NotImplementedError):
+            server = await self.broker.server_time()
+            self._server_offset = server - self._clock()
+        await self.refresh_book()
+
+    async def refresh_book(self) -> None:
+        """Take positions and net liquidation from the broker (after start and after a reconnect)."""
+        positions = await self.broker.positions(self.account)
+        self.book.set_positions({p.instrument_id: p.quantity for p in positions})
+        for p in positions:
+            self.book.multipliers[p.instrument_id] = p.multiplier
+            self.book.set_price(p.instrument_id, p.market_price)
+        summary = await self.broker.account_summary(self.account)
+        self.book.net_liquidation = summary.net_liquidation.amount
+
+    async def close(self) -> None:
+        """Stop slicing and listening, and wait for every journal write queued so far."""
+        for task in list(self.slices.values()):
+            task.cancel()
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every journal write queued so far is durable."""
+        await self.journal.flush()
+
+    def now(self) -> datetime:
+        """The broker's time (the local clock corrected by the offset measured at start)."""
+        return self._clock() + self._server_offset
+
+    # --- queries ------------------------------------------------------------------------------------------------
+
+    def add_listener(self, listener: OrderListener) -> Callable[[], None]:
+        """Call ``listener`` whenever an order's state changes; returns a function that removes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def get(self, client_order_id: ClientOrderId) -> ManagedOrder | None:
+        """The tracked order, or None."""
+        return self._orders.get(client_order_id)
+
+    def find(self, client_order_id: ClientOrderId | None, perm_id: int = 0) -> ManagedOrder | None:
+        """The tracked order by our id, else by IB's permId."""
+        found = self._orders.get(client_order_id) if client_order_id is not None else None
+        if found is None and perm_id:
+            found = self._by_perm.get(perm_id)
+        return found
+
+    def orders(self) -> list[ManagedOrder]:
+        """Every tracked order, oldest first."""
+        return list(self._orders.values())
+
+    def open_orders(self) -> list[ManagedOrder]:
+        """Tracked orders that are not terminal."""
+        return [m for m in self._orders.values() if not m.state.is_terminal]
+
+    async def wait_terminal(self, cids: Iterable[ClientOrderId], timeout: float) -> bool:
+        """Wait until every order in ``cids`` is terminal; False on timeout."""
+        events = [m.done.wait() for c in cids if (m := self._orders.get(c)) is not None]
+        if not events:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.gather(*events), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- submitting ----------------------------------------------------------------------------------------------
+
+    async def submit(self, order: Order, *, price: Decimal | None = None, list_id: str | None = None) -> ManagedOrder:
+        """Validate, check risk, persist the intent, send; returns the order as acknowledged by the broker.
+
+        ``price`` is the reference price for notional checks when the book has none for the instrument (a market
+        order needs one). Raises ``RiskRejected`` naming the rule, ``ValidationError`` for a reused id.
+        """
+        existing = self._orders.get(order.client_order_id)
+        if existing is not None:
+            self._same_or_raise(existing, order)
+            return existing
+        adv = self.book.average_daily_volume.get(order.instrument.id)
+        if list_id is None and needs_slicing(order.quantity, adv, self.risk.settings):
+            return await self._submit_sliced(order, price, slice_quantity(order.quantity, adv, self.risk.settings))
+        managed = await self._admit(order, price=price, list_id=list_id)
+        if managed.state.status is not OrderStatus.INITIALIZED:
+            return managed  # known to the database already: never sent twice
+        await self._send(managed, order)
+        return managed
+
+    async def _submit_sliced(self, order: Order, price: Decimal | None, sizes: list[Decimal]) -> ManagedOrder:
+        """Participation cap: check the whole order, then send it as children ``<id>.1``, ``<id>.2``, … one per
+        ``risk.participation_interval``; returns the first child. Later children are admitted (risk, intent) when
+        their turn comes, so a halt or a crash stops the rest; nothing not yet due is ever stored."""
+        now = self.now()
+        if price is not None:
+            self.book.set_price(order.instrument.id, price)
+        ctx = self.book.context(order, now, self.kill_switch.state)
+        try:
+            self.risk.check(order, ctx)
+        except RiskRejected as exc:
+            self._record_rejection(order, now, exc)
+            raise
+        children = [
+            replace(order, quantity=q, client_order_id=ClientOrderId(f"{order.client_order_id.value}.{i}"))
+            for i, q in enumerate(sizes, start=1)
+        ]
+        interval = self.risk.settings.participation_interval
+        self._write(OrderEventOp(order.client_order_id.value, None, "sliced", None,
+                                 f"{len(children)} children of at most {max(sizes)} every {interval:g} s", now,
+                                 {"children": [c.client_order_id.value for c in children]}))  # fmt: skip
+        first = await self.submit(children[0], price=price, list_id=order.client_order_id.value)
+        if len(children) > 1:
+            task = asyncio.get_running_loop().create_task(self._run_slices(children[1:], interval, price))
+            self.slices[order.client_order_id] = task
+            task.add_done_callback(lambda _: self.slices.pop(order.client_order_id, None))
+        return first
+
+    async def _run_slices(self, children: list[Order], interval: float, price: Decimal | None) -> None:
+        for child in children:
+            await asyncio.sleep(interval)
+            try:
+                await self.submit(child, price=price, list_id=child.client_order_id.value.rsplit(".", 1)[0])
+            except (RiskRejected, BrokerError, ValidationError) as exc:
+                log.warning("slicing of %s stopped at %s: %s", child.client_order_id, child.quantity, exc)
+                return
+
+    async def submit_list(
+        self, order_list: OrderList, *, prices: dict[InstrumentId, Decimal] | None = None
+    ) -> list[ManagedOrder]:
+        """Check and persist every order of a bracket / OCA / OTO list, then send the list as one unit."""
+        prices = prices or {}
+        list_id = order_list.orders[0].client_order_id.value
+        admitted = [await self._admit(o, price=prices.get(o.instrument.id), list_id=list_id) for o in order_list.orders]
+        fresh = [m for m in admitted if m.state.status is OrderStatus.INITIALIZED]
+        if len(fresh) != len(admitted):
+            return admitted  # partly known: the list was sent before, reconciliation owns it
+        await self._throttle()
+        for m in admitted:
+            self._set_state(m, m.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event="submitted")
+        crash_point("after_intent")
+        try:
+            reports = await self.broker.place_order_list(order_list)
+        except ConnectionLost as exc:
+            for m in admitted:
+                self._event(m, "send_unknown", str(exc))
+            raise
+        crash_point("after_send")
+        for report in reports:
+            self.on_report(report)
+        return admitted
+
+    async def _admit(self, order: Order, *, price: Decimal | None, list_id: str | None) -> ManagedOrder:
+        """Capability and risk checks, then the durable intent; returns the tracked order."""
+        self.broker.capabilities.check(order)
+        now = self.now()
+        if price is not None:
+            self.book.set_price(order.instrument.id, price)
+        elif order.instrument.id not in self.book.last_prices:
+            await self._fetch_price(order)
+        ctx = self.book.context(order, now, self.kill_switch.state)
+        try:
+            self.risk.check(order, ctx)
+        except RiskRejected as exc:
+            self._record_rejection(order, now, exc)
+            raise
+        crash_point("before_intent")
+        created = await self.journal.write(InsertIntent(order, now, run_id=self.run_id, list_id=list_id))
+        if not created:  # the database knows this id from an earlier run: load it, send nothing
+            stored = await asyncio.to_thread(OrderIntentRepository(self.journal.engine).get, order.client_order_id)
+            return self._track_stored(stored, order)
+        managed = ManagedOrder(order.client_order_id, order.instrument.id, order.side, OrderState.new(
+            order.client_order_id, order.quantity, now), order=order)  # fmt: skip
+        self._orders[order.client_order_id] = managed
+        self.book.count_order(now)
+        self.book.set_working(order.client_order_id, order.instrument.id, order.signed_quantity)
+        return managed
+
+    async def _fetch_price(self, order: Order) -> None:
+        """The broker's quote as the reference price (once per instrument; later fills keep it current)."""
+        try:
+            quote = await asyncio.wait_for(self.broker.quote(order.instrument), 5.0)
+        except (BrokerError, ValidationError, TimeoutError) as exc:
+            log.info("no reference price for %s: %s", order.instrument.id, exc)
+            return
+        self.book.set_price(order.instrument.id, quote.mid)
+
+    async def _send(self, managed: ManagedOrder, order: Order) -> None:
+        crash_point("after_intent")
+        await self._throttle()
+        self._set_state(managed, managed.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event="submitted")
+        try:
+            report = await self.broker.place_order(order)
+        except ConnectionLost as exc:  # it may or may not have left: reconciliation after the reconnect decides
+            self._event(managed, "send_unknown", str(exc))
+            raise
+        except OrderRejected as exc:
+            self._reject(managed, str(exc), exc.code)
+            raise
+        crash_point("after_send")
+        self.on_report(report)
+        crash_point("after_ack")
+
+    async def _throttle(self) -> None:
+        if self.rate_limiter is not None:
+            await self.rate_limiter.acquire()
+
+    def _same_or_raise(self, existing: ManagedOrder, order: Order) -> None:
+        if existing.order is not None and existing.order != order:
+            raise ValidationError(
+                f"client order id {order.client_order_id} is in use by another order",
+                field="client_order_id",
+                value=order.client_order_id.value,
+                hint="give every new order a fresh ClientOrderId (ClientOrderId.new())",
+            )
+
+    def _record_rejection(self, order: Order, now: datetime, exc: RiskRejected) -> None:
+        self._write(InsertIntent(order, now, run_id=self.run_id))
+        state = OrderState.new(order.client_order_id, order.quantity, now).apply_status(OrderStatus.REJECTED, now)
+        self._write(UpdateIntent(state, reason=exc.message))
+        self._write(OrderEventOp(order.client_order_id.value, None, "risk_rejected", "REJECTED", exc.message, now))
+
+    # --- modify and cancel ---------------------------------------------------------------------------------------
+
+    async def modify(
+        self,
+        client_order_id: ClientOrderId,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> ManagedOrder:
+        """Change a working order; a larger quantity or a new price goes through the risk checks again."""
+        managed = self._require(client_order_id)
+        if managed.order is not None and (quantity is not None or limit_price is not None or stop_price is not None):
+            changes: dict[str, Any] = {}
+            if quantity is not None:
+                changes["quantity"] = quantity
+            if limit_price is not None:
+                changes["limit_price"] = limit_price
+            if stop_price is not None:
+                changes["stop_price"] = stop_price
+            proposed = replace(managed.order, **changes)
+            self.book.set_working(client_order_id, managed.instrument_id, Decimal(0))
+            try:
+                self.risk.check(proposed, self.book.context(proposed, self.now(), self.kill_switch.state))
+            except RiskRejected as exc:
+                self._event(managed, "modify_rejected", exc.message)
+                raise
+            finally:
+                self.book.set_working(client_order_id, managed.instrument_id, managed.signed_remaining)
+        self._event(managed, "modify_requested", None, {"quantity": quantity, "limit": limit_price, "stop": stop_price})
+        report = await self.broker.modify_order(
+            client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+        )
+        if managed.order is not None:
+            managed.order = replace(
+                managed.order,
+                quantity=report.quantity,
+                limit_price=report.limit_price if report.limit_price is not None else managed.order.limit_price,
+                stop_price=report.stop_price if report.stop_price is not None else managed.order.stop_price,
+            )
+        if report.quantity != managed.state.quantity and not managed.state.is_terminal:
+            self._set_state(managed, managed.state.apply_modify(report.quantity, report.ts), event="modified")
+        self.on_report(report)
+        return managed
+
+    async def cancel(self, client_order_id: ClientOrderId) -> ManagedOrder:
+        """Ask the broker to cancel; the CANCELLED state arrives as a report (a fill may win the race)."""
+        managed = self._require(client_order_id)
+        if managed.state.is_terminal:
+            return managed
+        self._event(managed, "cancel_requested", None)
+        await self.broker.cancel_order(client_order_id)
+        return managed
+
+    async def cancel_all(self) -> list[ManagedOrder]:
+        """Cancel every working order the OMS tracks (the kill switch's halt does this)."""
+        working = [m for m in self._orders.values() if m.state.is_active]
+        for m in working:
+            try:
+                await self.cancel(m.client_order_id)
+            except (BrokerError, ValidationError, ConnectionError) as exc:  # retried after the reconnect
+                self._event(m, "cancel_failed", str(exc))
+        return working
+
+    def _require(self, client_order_id: ClientOrderId) -> ManagedOrder:
+        managed = self._orders.get(client_order_id)
+        if managed is None:
+            from quantdesk.errors import NotFound
+
+            raise NotFound(
+                f"no order {client_order_id} is tracked",
+                field="client_order_id",
+                value=client_order_id.value,
+                hint="list orders with `quantdesk orders`",
+            )
+        return managed
+
+    # --- broker reports ------------------------------------------------------------------------------------------
+
+    def on_report(self, report: BrokerReport) -> None:
+        """Apply one broker report (the broker listener); never raises."""
+        try:
+            if isinstance(report, OrderStatusReport):
+                self.apply_status(report)
+            elif isinstance(report, FillReport):
+                self.apply_fill(report)
+            elif isinstance(report, ConnectionReport):
+                self._on_connection(report)
+            elif isinstance(report, PositionReport) and (self.account is None or report.account == self.account):
+                self.book.positions[report.instrument_id] = report.quantity
+        except Exception:
+            log.exception("cannot apply broker report %r", report)
+
+    def apply_status(self, report: OrderStatusReport) -> bool:
+        """Move a tracked order to the reported status; returns False for an order the OMS does not track."""
+        managed = self.find(report.client_order_id, report.broker_order_id.perm_id)
+        if managed is None:
+            self.unknown_reports.append(report)
+            return False
+        state = _sent(managed.state, report.ts)
+        ids = report.broker_order_id
+        if ids.order_id or ids.perm_id:
+            known = state.broker_order_id
+            perm = ids.perm_id or (known.perm_id if known is not None else 0)
+            state = replace(state, broker_order_id=BrokerOrderId(ids.order_id or (known.order_id if known else 0),
+                                                                 perm, ids.client_id))  # fmt: skip
+            if perm:
+                self._by_perm[perm] = managed
+        if report.status is not state.status and not (
+            report.status is OrderStatus.SUBMITTED and state.status is OrderStatus.PARTIALLY_FILLED
+        ):
+            try:
+                state = state.apply_status(report.status, report.ts)
+            except IllegalTransition as exc:
+                self._event(managed, "illegal_transition", str(exc))
+        if report.reason and (report.status.is_terminal or report.error_code):
+            managed.reason, managed.error_code = report.reason, report.error_code
+        if state != managed.state:
+            self._set_state(managed, state, event=report.status.value.lower())
+        return True
+
+    def apply_fill(self, report: FillReport) -> bool:
+        """Record an execution once; returns True when it was new."""
+        managed = self.find(report.client_order_id, report.broker_order_id.perm_id)
+        if managed is None:
+            self.unknown_reports.append(report)
+            return False
+        fill = report.to_fill(managed.client_order_id)
+        if fill.execution_id in managed.state.execution_ids:
+            if report.commission is not None:
+                from quantdesk.domain.fills import CommissionReport
+
+                self._write(RecordCommission(CommissionReport(fill.execution_id, report.commission)))
+            return False
+        current = _sent(managed.state, fill.ts)
+        try:
+            state = current.apply_fill(fill)
+        except IllegalTransition as exc:  # e.g. a fill after a forced CANCELLED: the fill is a fact, keep it
+            self._event(managed, "late_fill", str(exc))
+            state = replace(current, status=OrderStatus.PARTIALLY_FILLED).apply_fill(fill)
+        except ValidationError as exc:  # an overfill: the broker's view is authoritative, record and flag it
+            self._event(managed, "overfill", str(exc))
+            state = replace(current, quantity=current.filled_quantity + fill.quantity).apply_fill(fill)
+        self._write(RecordFill(fill, self._clock(), perm_id=report.broker_order_id.perm_id or None))
+        self.book.apply_fill(fill)
+        self._set_state(managed, state, event="fill")
+        crash_point("after_fill")
+        return True
+
+    def _on_connection(self, report: ConnectionReport) -> None:
+        self.kill_switch.on_connection(report)
+        if report.state in (ConnectionState.DISCONNECTED, ConnectionState.RECONNECTING):
+            self._was_disconnected = True
+        elif report.state is ConnectionState.CONNECTED and self._was_disconnected:
+            self._was_disconnected = False
+            if self.on_reconnected is not None:
+                self.on_reconnected()
+
+    # --- adoption and marking (used by reconciliation) --------------------------------------------------------
+
+    async def load(self, client_order_id: ClientOrderId | None, perm_id: int = 0) -> ManagedOrder | None:
+        """Track an order the database knows (a finished one, not loaded at start) by our id or IB's permId."""
+        repo = OrderIntentRepository(self.journal.engine)
+        stored = await asyncio.to_thread(repo.find, client_order_id) if client_order_id is not None else None
+        if stored is None and perm_id:
+            stored = await asyncio.to_thread(repo.by_perm_id, perm_id)
+        return None if stored is None else self._track_stored(stored)
+
+    def adopt(self, report: OrderStatusReport) -> ManagedOrder:
+        """Track an order placed outside quantdesk (by hand in TWS, or by a lost run) under its orderRef or permId."""
+        perm = report.broker_order_id.perm_id
+        cid = report.client_order_id or ClientOrderId(f"ext-{perm}")
+        state = OrderState(cid, report.quantity, report.ts, OrderStatus.PENDING_SUBMIT, report.broker_order_id)
+        managed = ManagedOrder(cid, report.instrument_id, report.side, state, source="adopted")
+        self._orders[cid] = managed
+        if perm:
+            self._by_perm[perm] = managed
+        self._write(AdoptIntent(report, cid, self.now(), run_id=self.run_id))
+        self.book.set_working(cid, managed.instrument_id, managed.signed_remaining)
+        self.apply_status(replace(report, client_order_id=cid, filled_quantity=Decimal(0)))
+        return managed
+
+    def mark(self, managed: ManagedOrder, status: OrderStatus, reason: str) -> None:
+        """Force a terminal status the broker cannot report (an order that never reached it, or vanished)."""
+        managed.reason = reason
+        state = replace(managed.state, status=status, updated_at=max(self.now(), managed.state.updated_at))
+        self._set_state(managed, state, event="marked")
+
+    # --- state changes -----------------------------------------------------------------------------------------
+
+    def _track_stored(self, intent: StoredIntent, order: Order | None = None) -> ManagedOrder:
+        managed = ManagedOrder(
+            intent.client_order_id,
+            intent.instrument_id,
+            intent.side,
+            intent.state,
+            order=order or _rebuild(intent),
+            source=getattr(intent, "source", "quantdesk"),
+        )
+        if intent.state.is_terminal:
+            managed.done.set()
+        self._orders[intent.client_order_id] = managed
+        if intent.state.broker_order_id is not None and intent.state.broker_order_id.perm_id:
+            self._by_perm[intent.state.broker_order_id.perm_id] = managed
+        self.book.set_working(managed.client_order_id, managed.instrument_id, managed.signed_remaining)
+        return managed
+
+    def _set_state(self, managed: ManagedOrder, state: OrderState, *, event: str) -> None:
+        managed.state = state
+        self._write(UpdateIntent(state, reason=managed.reason, error_code=managed.error_code))
+        self._event(managed, event, managed.reason if state.is_terminal else None)
+        self.book.set_working(managed.client_order_id, managed.instrument_id, managed.signed_remaining)
+        if state.is_terminal:
+            managed.done.set()
+        for listener in list(self._listeners):
+            try:
+                listener(managed)
+            except Exception:
+                log.exception("order listener failed for %s", managed.client_order_id)
+
+    def _reject(self, managed: ManagedOrder, reason: str, code: int | None) -> None:
+        managed.reason, managed.error_code = reason, code
+        with contextlib.suppress(IllegalTransition):
+            self._set_state(managed, managed.state.apply_status(OrderStatus.REJECTED, self.now()), event="rejected")
+
+    def _event(
+        self, managed: ManagedOrder, kind: str, message: str | None, payload: dict[str, Any] | None = None
+    ) -> None:
+        perm = managed.state.broker_order_id.perm_id if managed.state.broker_order_id is not None else None
+        self._write(OrderEventOp(managed.client_order_id.value, perm or None, kind, managed.state.status.value,
+                                 message, self.now(), payload))  # fmt: skip
+
+    def record_risk_event(self, event: RiskEvent) -> None:
+        """Persist a risk event (the risk engine's and the kill switch's ``on_event``)."""
+        self._write(
+            RiskEventOp(
+                event.ts,
+                event.rule,
+                event.action,
+                event.message,
+                event.client_order_id.value if event.client_order_id is not None else None,
+                event.limit,
+                event.actual,
+            )
+        )
+
+    def _write(self, op: Any) -> None:
+        """Queue a journal write without waiting; failures are logged (the broker remains the source of truth)."""
+        future = self.journal.submit(op)
+        self._pending.add(future)
+        future.add_done_callback(self._written)
+
+    def _written(self, future: Future[Any]) -> None:
+        self._pending.discard(future)
+        exc = future.exception()
+        if exc is not None:
+            log.error("journal write failed: %s", exc)
+
+
+def _sent(state: OrderState, ts: datetime) -> OrderState:
+    """An intent the broker reports on was sent, even if the crash came before PENDING_SUBMIT was stored."""
+    if state.status is OrderStatus.INITIALIZED:
+        return state.apply_status(OrderStatus.PENDING_SUBMIT, max(ts, state.updated_at))
+    return state
+
+
+def _rebuild(intent: StoredIntent) -> Order | None:
+    text = getattr(intent, "order_json", None)
+    if not text:
+        return None
+    try:
+        return order_from_dict(json.loads(text))
+    except (ValidationError, ValueError, KeyError):
+        log.warning("cannot rebuild the order of intent %s from its stored terms", intent.client_order_id)
+        return None
+
+
+def _count_today(engine: Engine, now: datetime) -> int:
+    """Orders accepted since the start of ``now``'s UTC day (the max-trades-per-day rule survives restarts)."""
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    c = OrderIntentRow.__table__.c
+    query = select(func.count()).where(c.created_at >= start, c.source == "quantdesk", c.status != "REJECTED")
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

@@ -1,0 +1,251 @@
+"""Reconciliation: make the database agree with the broker on start and after every reconnect, and report breaks.
+
+The broker is the truth for what happened; the database is the truth for what we meant. Keyed by IB ``permId``
+and ``orderRef`` (our ``ClientOrderId``), one pass:
+
+1. every open or completed order at the broker updates the order we track, or is **adopted** when we do not know
+   it (placed by hand in TWS, or sent by a run that died before storing the acknowledgement);
+2. every execution at the broker is recorded unless it is already (**fills that happened while we were away**);
+3. every order we think is live but the broker does not show is **marked**: CANCELLED "never reached the broker"
+   when it was never acknowledged, CANCELLED "vanished at the broker" otherwise;
+4. positions: the database's (from its fills) against the broker's, and the target's when one is given.
+
+Every difference is a :class:`Break`: logged, stored in ``reconciliation_breaks`` and shown by ``quantdesk
+reconcile``. Nothing is ever re-sent: an intent that never reached the broker is closed, and the next rebalance
+plans again from the broker's positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from quantdesk.brokers.base import FillReport, OrderStatusReport
+from quantdesk.domain.order_state import OrderStatus
+from quantdesk.oms.manager import ManagedOrder, OrderManager
+from quantdesk.persistence.models import FillRow
+from quantdesk.persistence.repositories import ReconciliationBreakRepository
+
+__all__ = ["Break", "ReconciliationReport", "ledger_positions", "reconcile"]
+
+log = logging.getLogger(__name__)
+
+_NEVER_ACKED = frozenset({OrderStatus.INITIALIZED, OrderStatus.PENDING_SUBMIT})
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """One difference between target, broker and database, and what reconciliation did about it."""
+
+    kind: str
+    message: str
+    resolution: str
+    instrument_id: str | None = None
+    client_order_id: str | None = None
+    perm_id: int | None = None
+    target: str | None = None
+    broker: str | None = None
+    database: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationReport:
+    """What one reconciliation saw and did."""
+
+    ts: datetime
+    broker_orders: int
+    executions: int
+    breaks: tuple[Break, ...] = field(default_factory=tuple)
+    positions: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # instrument -> (broker, db)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing differed."""
+        return not self.breaks
+
+    def count(self, kind: str) -> int:
+        """How many breaks of one kind."""
+        return sum(1 for b in self.breaks if b.kind == kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ts": self.ts.isoformat(),
+            "clean": self.clean,
+            "broker_orders": self.broker_orders,
+            "executions": self.executions,
+            "breaks": [b.to_dict() for b in self.breaks],
+            "positions": {k: {"broker": str(b), "database": str(d)} for k, (b, d) in self.positions.items()},
+        }
+
+
+async def reconcile(
+    manager: OrderManager, *, target: Mapping[str, Decimal] | None = None, store: bool = True
+) -> ReconciliationReport:
+    """Reconcile ``manager``'s orders, fills and positions with its broker; see the module docstring."""
+    broker = manager.broker
+    now = manager.now()
+    open_reports = await broker.open_orders()
+    done_reports = await broker.completed_orders()
+    executions = await broker.executions()
+    breaks: list[Break] = []
+
+    seen: set[str] = set()
+    for report in _latest_first(open_reports, done_reports):
+        managed = manager.find(report.client_order_id, report.broker_order_id.perm_id)
+        if managed is None:  # finished orders are not loaded at start: the database may know it
+            managed = await manager.load(report.client_order_id, report.broker_order_id.perm_id)
+        if managed is None:
+            managed = manager.adopt(report)
+            breaks.append(
+                _order_break(
+                    "unknown_at_broker_adopted", report, managed, "adopted", "order at the broker unknown here"
+                )
+            )
+        else:
+            before = managed.state.status
+            manager.apply_status(report)
+            if before is not managed.state.status and before in _NEVER_ACKED:
+                breaks.append(
+                    _order_break(
+                        "status_mismatch", report, managed, "applied", f"acknowledgement lost: was {before.value}"
+                    )
+                )
+        seen.add(managed.client_order_id.value)
+
+    for fill in executions:
+        if _known_fill(manager, fill):
+            continue
+        managed = manager.find(fill.client_order_id, fill.broker_order_id.perm_id)
+        if managed is None:
+            managed = await manager.load(fill.client_order_id, fill.broker_order_id.perm_id)
+        if managed is None:
+            breaks.append(_fill_break(fill, "reported", "execution of an order neither tracked nor at the broker"))
+            continue
+        if manager.apply_fill(fill):
+            breaks.append(_fill_break(fill, "applied", "fill missed while away"))
+
+    for managed in manager.open_orders():
+        if managed.client_order_id.value in seen:
+            continue
+        reason = (
+            "never reached the broker"
+            if managed.state.status in _NEVER_ACKED
+            else "vanished at the broker (not open, not completed)"
+        )
+        manager.mark(managed, OrderStatus.CANCELLED, reason)
+        breaks.append(
+            Break("missing_at_broker", f"{managed.client_order_id}: {reason}", "marked",
+                  instrument_id=managed.instrument_id.value, client_order_id=managed.client_order_id.value)
+        )  # fmt: skip
+
+    await manager.flush()
+    await manager.refresh_book()  # the broker's positions already hold the fills applied above
+    positions = await _compare_positions(manager, target, breaks)
+    result = ReconciliationReport(now, len(open_reports) + len(done_reports), len(executions), tuple(breaks), positions)
+    for b in breaks:
+        log.warning("reconciliation break %s (%s): %s", b.kind, b.resolution, b.message)
+    if store and breaks:
+        repo = ReconciliationBreakRepository(manager.journal.engine)
+        await asyncio.to_thread(_store, repo, result, manager.run_id)
+    return result
+
+
+def _latest_first(open_reports: list[OrderStatusReport], done: list[OrderStatusReport]) -> list[OrderStatusReport]:
+    """Completed first, then open ones: an order listed in both (a race) ends on its live state."""
+    return [*done, *open_reports]
+
+
+def _known_fill(manager: OrderManager, fill: FillReport) -> bool:
+    managed = manager.find(fill.client_order_id, fill.broker_order_id.perm_id)
+    return managed is not None and fill.execution_id in managed.state.execution_ids
+
+
+def _order_break(kind: str, report: OrderStatusReport, managed: ManagedOrder, resolution: str, why: str) -> Break:
+    return Break(
+        kind,
+        f"{managed.client_order_id} (permId {report.broker_order_id.perm_id}): {why}",
+        resolution,
+        instrument_id=report.instrument_id.value,
+        client_order_id=managed.client_order_id.value,
+        perm_id=report.broker_order_id.perm_id or None,
+        broker=f"{report.status.value} {report.filled_quantity}/{report.quantity}",
+    )
+
+
+def _fill_break(fill: FillReport, resolution: str, why: str) -> Break:
+    return Break(
+        "fill_missing",
+        f"execution {fill.execution_id} ({fill.side.value} {fill.quantity} {fill.instrument_id} @ {fill.price}): {why}",
+        resolution,
+        instrument_id=fill.instrument_id.value,
+        client_order_id=fill.client_order_id.value if fill.client_order_id else None,
+        perm_id=fill.broker_order_id.perm_id or None,
+        broker=f"{fill.quantity}@{fill.price}",
+    )
+
+
+async def _compare_positions(
+    manager: OrderManager, target: Mapping[str, Decimal] | None, breaks: list[Break]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    broker_positions = {p.instrument_id.value: p.quantity for p in await manager.broker.positions(manager.account)}
+    account = str(manager.account) if manager.account is not None else None
+    ledger = await asyncio.to_thread(ledger_positions, manager.journal.engine, account)
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for iid in sorted(set(broker_positions) | set(ledger)):
+        b, d = broker_positions.get(iid, Decimal(0)), ledger.get(iid, Decimal(0))
+        out[iid] = (b, d)
+        if b != d:
+            breaks.append(
+                Break("position_mismatch", f"{iid}: broker {b}, database {d}", "reported", instrument_id=iid,
+                      broker=str(b), database=str(d))
+            )  # fmt: skip
+    for iid, wanted in (target or {}).items():
+        held = broker_positions.get(iid, Decimal(0))
+        if held != wanted:
+            breaks.append(
+                Break("target_mismatch", f"{iid}: target {wanted}, broker {held}", "reported", instrument_id=iid,
+                      target=str(wanted), broker=str(held))
+            )  # fmt: skip
+    return out
+
+
+def ledger_positions(engine: Engine, account: str | None = None) -> dict[str, Decimal]:
+    """Net signed quantity per instrument from the recorded fills (BUY +, SELL −), summed exactly in Python."""
+    c = FillRow.__table__.c
+    query = select(c.instrument_id, c.side, c.quantity)
+    if account is not None:
+        query = query.where(c.account_id == account)
+    totals: dict[str, Decimal] = {}
+    with engine.connect() as conn:
+        for iid, side, qty in conn.execute(query):
+            totals[iid] = totals.get(iid, Decimal(0)) + (Decimal(qty) if side == "BUY" else -Decimal(qty))
+    return {k: v for k, v in totals.items() if v != 0}
+
+
+def _store(repo: ReconciliationBreakRepository, report: ReconciliationReport, run_id: str | None) -> None:
+    for b in report.breaks:
+        repo.append(
+            report.ts,
+            b.kind,
+            b.resolution,
+            b.message,
+            run_id=run_id,
+            instrument_id=b.instrument_id,
+            client_order_id=b.client_order_id,
+            perm_id=b.perm_id,
+            target=b.target,
+            broker=b.broker,
+            database=b.database,
+        )

@@ -1,0 +1,209 @@
+"""The trading session: one OMS with its risk engine, kill switch, journal and monitors, wired for a broker.
+
+Every order path (``quantdesk rebalance --execute``, the API, strategies) opens a :func:`trading_session` and
+submits through its ``OrderManager``: nothing reaches a broker without the pre-trade checks and a durable intent.
+On entry the database is migrated (the embedded SQLite default needs no setup), active intents are loaded and the
+session **reconciles** with the broker; after every reconnect it reconciles again. A monitor task trips the kill
+switch on a disconnect longer than ``risk.disconnect_halt_seconds`` and on the daily-loss and drawdown limits;
+a HALTED switch cancels every working order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from quantdesk.brokers.base import Broker
+from quantdesk.config import Settings
+from quantdesk.domain.identifiers import AccountId
+from quantdesk.oms.manager import OrderManager
+from quantdesk.oms.reconciliation import ReconciliationReport, reconcile
+from quantdesk.persistence import commands, create_db_engine
+from quantdesk.persistence.journal import AccountSnapshotOp, Journal
+from quantdesk.persistence.models import AccountSnapshotRow
+from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, RunRepository, TradingState
+from quantdesk.risk.engine import RiskEngine
+from quantdesk.risk.events import RiskEvent
+from quantdesk.risk.kill_switch import KillSwitch
+from quantdesk.risk.throttle import OrderRateLimiter
+
+__all__ = ["TradingSession", "open_database", "trading_session"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class TradingSession:
+    """An OMS ready to take orders, and what its start-up reconciliation found."""
+
+    manager: OrderManager
+    kill_switch: KillSwitch
+    engine: Engine
+    reconciliation: ReconciliationReport
+    reconciliations: list[ReconciliationReport] = field(default_factory=list)
+    day_start: tuple[date, Decimal] | None = None
+    peak: Decimal | None = None
+
+    def pending_by_symbol(self) -> dict[str, Decimal]:
+        """Signed quantity still working per symbol (what a new plan must count as already on its way)."""
+        out: dict[str, Decimal] = {}
+        for m in self.manager.open_orders():
+            symbol = m.instrument_id.value.split(":")[0].split(".")[0]
+            if m.order is not None:
+                symbol = m.order.instrument.symbol
+            out[symbol] = out.get(symbol, Decimal(0)) + m.signed_remaining
+        return {k: v for k, v in out.items() if v != 0}
+
+
+def open_database(settings: Settings) -> Engine:
+    """The engine for ``database.url``, migrated to the newest schema first (logged when it changes anything)."""
+    url = settings.database.url
+    before = commands.current(url)
+    if before != commands.head():
+        after = commands.upgrade(url)
+        log.info("database migrated from %s to %s", before or "empty", after)
+    return create_db_engine(url, echo=settings.database.echo)
+
+
+@contextlib.asynccontextmanager
+async def trading_session(
+    settings: Settings,
+    broker: Broker,
+    *,
+    account: str | None = None,
+    mode: str = "paper",
+    monitor_interval: float = 1.0,
+    account_refresh: float = 30.0,
+) -> AsyncIterator[TradingSession]:
+    """An OMS on ``broker`` and the configured database; see the module docstring."""
+    engine = await asyncio.to_thread(open_database, settings)
+    journal = Journal(engine)
+    runs = RunRepository(engine)
+    run_id = await asyncio.to_thread(runs.start, mode, datetime.now(UTC))
+    holder: list[OrderManager] = []
+
+    def on_event(event: RiskEvent) -> None:
+        if holder:
+            holder[0].record_risk_event(event)
+
+    def on_switch_event(event: RiskEvent) -> None:
+        if event.rule != "kill_switch":  # manual changes are logged by the repository already
+            on_event(event)
+
+    kill_switch = KillSwitch(KillSwitchRepository(engine), settings.risk, on_event=on_switch_event)
+    risk = RiskEngine(settings.risk, on_event=on_event)
+    limiter = (
+        OrderRateLimiter(settings.risk.max_orders_per_second) if settings.risk.rule_enabled("order_rate") else None
+    )
+    chosen = AccountId(account) if account else (AccountId(settings.ib.account) if settings.ib.account else None)
+    manager = OrderManager(
+        broker, journal, risk=risk, kill_switch=kill_switch, rate_limiter=limiter, run_id=run_id, account=chosen
+    )
+    holder.append(manager)
+    tasks: set[asyncio.Task[object]] = set()
+    try:
+        await manager.start()
+        first = await reconcile(manager)
+        session = TradingSession(manager, kill_switch, engine, first, [first])
+
+        def on_reconnected() -> None:
+            task = asyncio.get_running_loop().create_task(_reconcile_again(session))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        def on_kill_switch(status: KillSwitchStatus) -> None:
+            if status.state is TradingState.HALTED:
+                log.warning("kill switch HALTED (%s): cancelling every working order", status.reason)
+                task = asyncio.get_running_loop().create_task(manager.cancel_all())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        manager.on_reconnected = on_reconnected
+        remove_ks = kill_switch.add_listener(on_kill_switch)
+        monitor = asyncio.create_task(_monitor(session, monitor_interval, account_refresh, chosen))
+        try:
+            yield session
+        finally:
+            monitor.cancel()
+            remove_ks()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+            for task in list(tasks):
+                with contextlib.suppress(Exception):
+                    await task
+            await manager.close()
+    finally:
+        await asyncio.to_thread(journal.close)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(runs.finish, run_id, datetime.now(UTC))
+        engine.dispose()
+
+
+async def _reconcile_again(session: TradingSession) -> None:
+    try:
+        await session.manager.refresh_book()
+        session.reconciliations.append(await reconcile(session.manager))
+        if session.kill_switch.state is TradingState.HALTED:  # a halt during the outage could not cancel then
+            await session.manager.cancel_all()
+    except Exception:
+        log.exception("reconciliation after the reconnect failed; it runs again after the next one")
+
+
+async def _monitor(session: TradingSession, interval: float, account_refresh: float, account: AccountId | None) -> None:
+    """Disconnect duration, daily loss and drawdown: the kill switch's automatic triggers."""
+    manager, ks = session.manager, session.kill_switch
+    loop = asyncio.get_running_loop()
+    next_account = next_refresh = loop.time()
+    while True:
+        now = manager.now()
+        ks.check_disconnect(datetime.now(UTC))  # the clock of the connection reports, not the broker's
+        if loop.time() >= next_refresh:  # a halt set by another process (the CLI) takes effect here
+            next_refresh = loop.time() + 5.0
+            with contextlib.suppress(Exception):
+                ks.refresh()  # on the loop: its listeners schedule tasks
+        if loop.time() >= next_account and manager.broker.is_connected:
+            next_account = loop.time() + account_refresh
+            with contextlib.suppress(Exception):
+                await _equity_check(session, account, now)
+        await asyncio.sleep(interval)
+
+
+async def _equity_check(session: TradingSession, account: AccountId | None, now: datetime) -> None:
+    summary = await session.manager.broker.account_summary(account)
+    nlv = summary.net_liquidation.amount
+    session.manager.book.net_liquidation = nlv
+    acct = str(summary.account)
+    await session.manager.journal.write(
+        AccountSnapshotOp(now, acct, summary.base_currency.code, nlv, initial_margin=summary.initial_margin.amount,
+                          maintenance_margin=summary.maintenance_margin.amount)
+    )  # fmt: skip
+    if session.day_start is None or session.day_start[0] != now.date():
+        first, peak = await asyncio.to_thread(_equity_marks, session.engine, acct, now)
+        session.day_start = (now.date(), first if first is not None else nlv)
+        session.peak = max(peak or nlv, session.peak or nlv)
+    session.peak = max(session.peak or nlv, nlv)
+    session.kill_switch.on_equity(now, nlv, day_start=session.day_start[1], peak=session.peak)
+
+
+def _equity_marks(engine: Engine, account: str, now: datetime) -> tuple[Decimal | None, Decimal | None]:
+    """The first net liquidation of ``now``'s UTC day (or the last before it) and the highest ever recorded."""
+    c = AccountSnapshotRow.__table__.c
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with engine.connect() as conn:
+        first = conn.execute(
+            select(c.net_liquidation).where(c.account_id == account, c.ts >= start).order_by(c.ts).limit(1)
+        ).scalar()
+        if first is None:
+            first = conn.execute(
+                select(c.net_liquidation).where(c.account_id == account, c.ts < start).order_by(c.ts.desc()).limit(1)
+            ).scalar()
+        peak = max((Decimal(v) for v in conn.scalars(select(c.net_liquidation).where(c.account_id == account))),
+                   default=None)  # fmt: skip
+    return (Decimal(first) if first is not None else None), peak

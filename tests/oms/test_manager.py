@@ -1,0 +1,253 @@
+"""The OMS on the simulated broker, on SQLite and PostgreSQL: intent before send, idempotency, fills once, risk,
+kill switch, modify and cancel, and reconciliation after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from quantdesk.brokers.base import BrokerReport, FillReport, OrderStatusReport
+from quantdesk.brokers.simulated import SimulatedBroker
+from quantdesk.config import Settings
+from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.instruments import Stock
+from quantdesk.domain.market import Quote
+from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
+from quantdesk.errors import RiskRejected, ValidationError
+from quantdesk.oms.reconciliation import ledger_positions
+from quantdesk.persistence.models import FillRow, OrderIntentRow, RiskEventRow
+from quantdesk.persistence.repositories import TradingState
+from quantdesk.services.trading import trading_session
+
+D = Decimal
+ACCOUNT = "DU1234567"
+AAPL = Stock("AAPL")
+T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York: the market is open
+
+
+class Market:
+    """Feeds a two-cent-wide quote for AAPL at 100 to the simulated broker."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
+        self.broker, self.ts = broker, T0
+
+    def tick(self, mid: Decimal = Decimal(100)) -> None:
+        self.ts += timedelta(seconds=1)
+        self.broker.feed_quote(Quote(AAPL.id, self.ts, mid - D("0.01"), mid + D("0.01")))
+
+
+class Spy(SimulatedBroker):
+    """The simulated broker, counting what it was sent and checking the intent was durable before each send."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__({ACCOUNT: 1_000_000})
+        self.url = url
+        self.sent: list[ClientOrderId] = []
+        self.intent_seen_before_send: list[bool] = []
+
+    async def place_order(self, order: Order) -> OrderStatusReport:
+        from quantdesk.persistence import create_db_engine
+
+        engine = create_db_engine(self.url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(OrderIntentRow.client_order_id).where(
+                    OrderIntentRow.client_order_id == order.client_order_id.value
+                )
+            ).first()
+        engine.dispose()
+        self.intent_seen_before_send.append(row is not None)
+        self.sent.append(order.client_order_id)
+        return await super().place_order(order)
+
+
+def settings_for(url: str, **risk: Any) -> Settings:
+    return Settings.model_validate({"database": {"url": url}, "ib": {"account": ACCOUNT}, "risk": risk})
+
+
+async def connected(url: str) -> tuple[Spy, Market]:
+    broker = Spy(url)
+    await broker.connect()
+    market = Market(broker)
+    market.tick()
+    return broker, market
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(coro())
+
+
+def rows(url: str, table: Any) -> list[Any]:
+    from quantdesk.persistence import create_db_engine
+
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        out = list(conn.execute(select(table)).mappings())
+    engine.dispose()
+    return out
+
+
+def test_an_order_is_persisted_before_it_is_sent_and_its_fill_recorded_once(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        async with trading_session(settings_for(db_url), broker) as session:
+            order = Order.market(AAPL, OrderSide.BUY, 100, account=ACCOUNT)
+            managed = await session.manager.submit(order, price=D("100"))
+            market.tick()
+            assert await session.manager.wait_terminal([order.client_order_id], 5)
+            assert managed.state.status is OrderStatus.FILLED
+        assert broker.intent_seen_before_send == [True]
+        intents = rows(db_url, OrderIntentRow.__table__)
+        assert [(r["client_order_id"], r["status"]) for r in intents] == [(order.client_order_id.value, "FILLED")]
+        fills = rows(db_url, FillRow.__table__)
+        assert len(fills) == 1
+        assert fills[0]["quantity"] == D(100)
+
+    run(main)
+
+
+def test_submitting_the_same_order_twice_sends_it_once_even_after_a_restart(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        order = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
+        async with trading_session(settings_for(db_url), broker) as session:
+            first = await session.manager.submit(order)
+            again = await session.manager.submit(order)
+            assert first is again
+        async with trading_session(settings_for(db_url), broker) as session:  # a restart: a new OMS, same database
+            resumed = await session.manager.submit(order)
+            assert resumed.state.status is OrderStatus.SUBMITTED
+        assert broker.sent == [order.client_order_id]
+        market.tick()
+
+    run(main)
+
+
+def test_a_reused_client_order_id_with_other_terms_is_refused(db_url: str) -> None:
+    async def main() -> None:
+        broker, _ = await connected(db_url)
+        order = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
+        other = Order.limit(AAPL, OrderSide.BUY, 20, D("97"), account=ACCOUNT, client_order_id=order.client_order_id)
+        async with trading_session(settings_for(db_url), broker) as session:
+            await session.manager.submit(order)
+            with pytest.raises(ValidationError, match="in use by another order"):
+                await session.manager.submit(other)
+        async with trading_session(settings_for(db_url), broker) as session:
+            session.manager._orders.clear()  # forget the memory: the database alone must refuse it
+            with pytest.raises(ValidationError, match="stored already for another order"):
+                await session.manager.submit(other)
+        assert broker.sent == [order.client_order_id]
+
+    run(main)
+
+
+def test_a_risk_rejection_names_the_rule_and_is_recorded_but_never_sent(db_url: str) -> None:
+    async def main() -> None:
+        broker, _ = await connected(db_url)
+        async with trading_session(settings_for(db_url, max_order_notional=5_000), broker) as session:
+            order = Order.market(AAPL, OrderSide.BUY, 100, account=ACCOUNT)
+            with pytest.raises(RiskRejected, match="max_order_notional") as caught:
+                await session.manager.submit(order, price=D("100"))
+            assert "5,000" in str(caught.value)
+            assert "10,000" in str(caught.value)
+            await session.manager.flush()
+        assert broker.sent == []
+        intents = rows(db_url, OrderIntentRow.__table__)
+        assert [(r["status"], "max_order_notional" in (r["reason"] or "")) for r in intents] == [("REJECTED", True)]
+        events = rows(db_url, RiskEventRow.__table__)
+        assert any(e["rule"] == "max_order_notional" and e["action"] == "rejected" for e in events)
+
+    run(main)
+
+
+def test_halting_cancels_working_orders_refuses_new_ones_and_survives_a_restart(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        resting = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
+        async with trading_session(settings_for(db_url), broker) as session:
+            await session.manager.submit(resting)
+            session.kill_switch.halt("test: manual halt")
+            market.tick()
+            assert await session.manager.wait_terminal([resting.client_order_id], 5)
+            assert session.manager.get(resting.client_order_id).state.status is OrderStatus.CANCELLED  # type: ignore[union-attr]
+        async with trading_session(settings_for(db_url), broker) as session:
+            assert session.kill_switch.state is TradingState.HALTED
+            with pytest.raises(RiskRejected, match="HALTED"):
+                await session.manager.submit(Order.market(AAPL, OrderSide.BUY, 1, account=ACCOUNT), price=D("100"))
+            session.kill_switch.resume("test: resume")
+            await session.manager.submit(Order.market(AAPL, OrderSide.BUY, 1, account=ACCOUNT), price=D("100"))
+        assert len(broker.sent) == 2
+
+    run(main)
+
+
+def test_modify_and_cancel_move_the_order_through_its_states(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        order = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
+        async with trading_session(settings_for(db_url), broker) as session:
+            m = await session.manager.submit(order)
+            await session.manager.modify(order.client_order_id, quantity=D(20))
+            assert m.state.quantity == D(20)
+            await session.manager.cancel(order.client_order_id)
+            market.tick()
+            assert await session.manager.wait_terminal([order.client_order_id], 5)
+            assert m.state.status is OrderStatus.CANCELLED
+            with pytest.raises(RiskRejected, match="price_band"):
+                await session.manager.submit(Order.limit(AAPL, OrderSide.BUY, 1, D("150"), account=ACCOUNT))
+
+    run(main)
+
+
+def test_reconciliation_adopts_outside_orders_applies_missed_fills_and_closes_unsent_intents(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        async with trading_session(settings_for(db_url), broker) as session:
+            working = await session.manager.submit(Order.limit(AAPL, OrderSide.BUY, 5, D("99.5"), account=ACCOUNT))
+        # While quantdesk is down: someone trades by hand, and the working order fills.
+        by_hand = Order.market(AAPL, OrderSide.BUY, 7, account=ACCOUNT)
+        await SimulatedBroker.place_order(broker, by_hand)
+        market.tick(D("99"))
+        market.tick(D("99"))
+        async with trading_session(settings_for(db_url), broker) as session:
+            recon = session.reconciliation
+            kinds = sorted(b.kind for b in recon.breaks)
+            assert "unknown_at_broker_adopted" in kinds, recon.to_dict()
+            assert "fill_missing" in kinds, recon.to_dict()
+            assert session.manager.get(working.client_order_id).state.status is OrderStatus.FILLED  # type: ignore[union-attr]
+            adopted = session.manager.get(by_hand.client_order_id)
+            assert adopted is not None
+            assert adopted.source == "adopted"
+            await session.manager.flush()
+            ledger = ledger_positions(session.engine, ACCOUNT)
+            held = {p.instrument_id.value: p.quantity for p in await broker.positions()}
+            assert ledger == held == {AAPL.id.value: D(12)}
+            assert recon.count("position_mismatch") == 0
+
+    run(main)
+
+
+def test_a_fill_reported_twice_is_recorded_once(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        seen: list[BrokerReport] = []
+        broker.add_listener(seen.append)
+        async with trading_session(settings_for(db_url), broker) as session:
+            order = Order.market(AAPL, OrderSide.BUY, 3, account=ACCOUNT)
+            await session.manager.submit(order, price=D("100"))
+            market.tick()
+            assert await session.manager.wait_terminal([order.client_order_id], 5)
+            for report in [r for r in seen if isinstance(r, FillReport)]:
+                assert not session.manager.apply_fill(report)
+            await session.manager.flush()
+        assert len(rows(db_url, FillRow.__table__)) == 1
+
+    run(main)
