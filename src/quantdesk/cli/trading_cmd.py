@@ -51,10 +51,10 @@ def reconcile(
 
 async def _reconcile(settings: Settings, venue: Venue, account: str | None) -> dict[str, Any]:
     from quantdesk.services.portfolio import open_broker
-    from quantdesk.services.trading import trading_session
+    from quantdesk.services.trading import reconcile_account
 
-    async with open_broker(venue.value, settings) as broker, trading_session(settings, broker, account=account) as s:
-        return s.reconciliation.to_dict()
+    async with open_broker(venue.value, settings) as broker:
+        return (await reconcile_account(settings, broker, account)).to_dict()
 
 
 def _print_reconciliation(out: Output, doc: dict[str, Any]) -> None:
@@ -97,7 +97,9 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (stored with the c
 @kill_switch_app.command("status")
 def status(ctx: typer.Context, json_: JsonFlag = False) -> None:
     """Show the trading state, why and since when."""
-    current = _repository(settings_from(ctx)).get()
+    from quantdesk.services.trading import kill_switch_status
+
+    current = kill_switch_status(settings_from(ctx))
     output_from(json_).result(
         {
             "state": current.state.value,
@@ -149,28 +151,15 @@ def resume(ctx: typer.Context, reason: ReasonOpt = "resumed by hand", json_: Jso
     output_from(json_).result({"state": _change(settings_from(ctx), "resume", reason)}, text=f"ACTIVE ({reason})")
 
 
-def _repository(settings: Settings) -> Any:
-    from quantdesk.persistence.repositories import KillSwitchRepository
-    from quantdesk.services.trading import open_database
-
-    return KillSwitchRepository(open_database(settings))
-
-
 def _change(settings: Settings, action: str, reason: str) -> str:
-    from quantdesk.persistence.repositories import KillSwitchRepository
-    from quantdesk.risk.kill_switch import KillSwitch
-    from quantdesk.services.trading import open_database
+    from quantdesk.services.trading import change_kill_switch
 
-    switch = KillSwitch(KillSwitchRepository(open_database(settings)), settings.risk)
-    getattr(switch, action)(reason, by="cli")
-    return str(switch.state.value)
+    return change_kill_switch(settings, action, reason, by="cli").state.value
 
 
 async def _cancel_working(settings: Settings, venue: Venue) -> list[str]:
     from quantdesk.services.portfolio import open_broker
-    from quantdesk.services.trading import trading_session
+    from quantdesk.services.trading import cancel_working_orders
 
-    async with open_broker(venue.value, settings) as broker, trading_session(settings, broker) as session:
-        cancelled = await session.manager.cancel_all()
-        await broker.cancel_all_orders()  # orders placed outside quantdesk too: halt means halt
-        return [m.client_order_id.value for m in cancelled]
+    async with open_broker(venue.value, settings) as broker:
+        return await cancel_working_orders(settings, broker)

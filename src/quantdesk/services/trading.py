@@ -34,7 +34,15 @@ from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
 from quantdesk.risk.throttle import OrderRateLimiter
 
-__all__ = ["TradingSession", "open_database", "trading_session"]
+__all__ = [
+    "TradingSession",
+    "cancel_working_orders",
+    "change_kill_switch",
+    "kill_switch_status",
+    "migrated_engine",
+    "reconcile_account",
+    "trading_session",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +70,7 @@ class TradingSession:
         return {k: v for k, v in out.items() if v != 0}
 
 
-def open_database(settings: Settings) -> Engine:
+def migrated_engine(settings: Settings) -> Engine:
     """The engine for ``database.url``, migrated to the newest schema first (logged when it changes anything)."""
     url = settings.database.url
     before = commands.current(url)
@@ -83,7 +91,7 @@ async def trading_session(
     account_refresh: float = 30.0,
 ) -> AsyncIterator[TradingSession]:
     """An OMS on ``broker`` and the configured database; see the module docstring."""
-    engine = await asyncio.to_thread(open_database, settings)
+    engine = await asyncio.to_thread(migrated_engine, settings)
     journal = Journal(engine)
     runs = RunRepository(engine)
     run_id = await asyncio.to_thread(runs.start, mode, datetime.now(UTC))
@@ -207,3 +215,42 @@ def _equity_marks(engine: Engine, account: str, now: datetime) -> tuple[Decimal 
         peak = max((Decimal(v) for v in conn.scalars(select(c.net_liquidation).where(c.account_id == account))),
                    default=None)  # fmt: skip
     return (Decimal(first) if first is not None else None), peak
+
+
+# --- what the CLI and the API call -------------------------------------------------------------------------------
+
+
+def kill_switch_status(settings: Settings) -> KillSwitchStatus:
+    """The stored trading state."""
+    engine = migrated_engine(settings)
+    try:
+        return KillSwitchRepository(engine).get()
+    finally:
+        engine.dispose()
+
+
+def change_kill_switch(settings: Settings, action: str, reason: str, *, by: str = "user") -> KillSwitchStatus:
+    """``halt``, ``reduce`` or ``resume`` the stored trading state (a running session picks it up within seconds)."""
+    if action not in ("halt", "reduce", "resume"):
+        raise ValueError(f"unknown kill-switch action {action!r}")
+    engine = migrated_engine(settings)
+    try:
+        switch = KillSwitch(KillSwitchRepository(engine), settings.risk)
+        status: KillSwitchStatus = getattr(switch, action)(reason, by=by)
+        return status
+    finally:
+        engine.dispose()
+
+
+async def cancel_working_orders(settings: Settings, broker: Broker) -> list[str]:
+    """Cancel every working order at ``broker``: ours through the OMS, then the login's others (IB global cancel)."""
+    async with trading_session(settings, broker) as session:
+        cancelled = await session.manager.cancel_all()
+        await broker.cancel_all_orders()
+        return [m.client_order_id.value for m in cancelled]
+
+
+async def reconcile_account(settings: Settings, broker: Broker, account: str | None = None) -> ReconciliationReport:
+    """Open a session (which reconciles on start) and return what it found."""
+    async with trading_session(settings, broker, account=account) as session:
+        return session.reconciliation
