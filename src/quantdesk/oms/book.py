@@ -36,15 +36,48 @@ class Book:
     trades_today: int = 0
     day: date | None = None
     _counted: dict[ClientOrderId, tuple[InstrumentId, Decimal]] = field(default_factory=dict)
+    # |quantity| × price × multiplier per instrument, and their sums: kept as things change, not summed per order
+    _pos_value: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    _work_value: dict[InstrumentId, Decimal] = field(default_factory=dict)
+    _gross: Decimal = _ZERO
+    _working_gross: Decimal = _ZERO
 
     def set_positions(self, positions: Mapping[InstrumentId, Decimal]) -> None:
         """Replace the positions (after a broker snapshot)."""
         self.positions = {k: v for k, v in positions.items() if v != 0}
+        self._pos_value.clear()
+        self._gross = _ZERO
+        for iid in self.positions:
+            self._revalue(iid)
+
+    def set_position(self, instrument_id: InstrumentId, quantity: Decimal) -> None:
+        """Set one position (a broker position report)."""
+        if quantity == 0:
+            self.positions.pop(instrument_id, None)
+        else:
+            self.positions[instrument_id] = quantity
+        self._revalue(instrument_id)
 
     def set_price(self, instrument_id: InstrumentId, price: Decimal | None) -> None:
         """Remember the last price of an instrument (ignored when None or not positive)."""
-        if price is not None and price > 0:
+        if price is not None and price > 0 and self.last_prices.get(instrument_id) != price:
             self.last_prices[instrument_id] = price
+            self._revalue(instrument_id)
+
+    def _revalue(self, iid: InstrumentId) -> None:
+        """Refresh one instrument's share of the gross position and working values."""
+        price = self.last_prices.get(iid)
+        mult = self.multipliers.get(iid, Decimal(1))
+        for quantities, values, total in (
+            (self.positions, self._pos_value, "_gross"),
+            (self.working, self._work_value, "_working_gross"),
+        ):
+            qty = quantities.get(iid)
+            new = abs(qty) * price * mult if qty is not None and price is not None else _ZERO
+            old = values.pop(iid, _ZERO)
+            if new:
+                values[iid] = new
+            setattr(self, total, getattr(self, total) + new - old)
 
     def set_working(self, cid: ClientOrderId, instrument_id: InstrumentId, signed_remaining: Decimal) -> None:
         """Count ``cid``'s signed remaining quantity as working (zero removes it)."""
@@ -62,6 +95,7 @@ class Book:
             self.working.pop(iid, None)
         else:
             self.working[iid] = total
+        self._revalue(iid)
 
     def apply_fill(self, fill: Fill) -> None:
         """Move the position by a fill and remember its price."""
@@ -73,6 +107,7 @@ class Book:
             self.positions[fill.instrument_id] = total
         self.multipliers.setdefault(fill.instrument_id, fill.multiplier)
         self.last_prices[fill.instrument_id] = fill.price
+        self._revalue(fill.instrument_id)
 
     def count_order(self, now: datetime) -> None:
         """Count one accepted order toward today's total (the count restarts on a new UTC day)."""
@@ -83,23 +118,18 @@ class Book:
 
     def gross_exposure(self) -> Decimal:
         """Σ |position| × last price × multiplier over positions with a known price."""
-        return self._gross(self.positions)
+        return self._gross
 
     def working_gross(self) -> Decimal:
         """Σ |working quantity| × last price × multiplier over instruments with a known price."""
-        return self._gross(self.working)
-
-    def _gross(self, quantities: Mapping[InstrumentId, Decimal]) -> Decimal:
-        total = _ZERO
-        for iid, qty in quantities.items():
-            price = self.last_prices.get(iid)
-            if price is not None:
-                total += abs(qty) * price * self.multipliers.get(iid, Decimal(1))
-        return total
+        return self._working_gross
 
     def context(self, order: Order, now: datetime, state: TradingState) -> RiskContext:
         """What the risk engine sees for ``order`` at ``now``."""
-        self.multipliers.setdefault(order.instrument.id, order.instrument.multiplier)
+        iid = order.instrument.id
+        if iid not in self.multipliers:
+            self.multipliers[iid] = order.instrument.multiplier
+            self._revalue(iid)
         trades = self.trades_today if self.day == now.date() else 0
         return RiskContext(
             now=now,

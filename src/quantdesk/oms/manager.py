@@ -18,7 +18,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -128,7 +127,6 @@ class OrderManager:
         self._by_perm: dict[int, ManagedOrder] = {}
         self._listeners: list[OrderListener] = []
         self._remove_listener: Callable[[], None] | None = None
-        self._pending: set[Future[Any]] = set()
         self.unknown_reports: list[BrokerReport] = []
         self.slices: dict[ClientOrderId, asyncio.Task[None]] = {}
         self._was_disconnected = False
@@ -156,6 +154,7 @@ class OrderManager:
         for p in positions:
             self.book.multipliers[p.instrument_id] = p.multiplier
             self.book.set_price(p.instrument_id, p.market_price)
+        self.book.set_positions(self.book.positions)  # revalue with the multipliers and prices just taken
         summary = await self.broker.account_summary(self.account)
         self.book.net_liquidation = summary.net_liquidation.amount
 
@@ -455,7 +454,7 @@ class OrderManager:
             elif isinstance(report, ConnectionReport):
                 self._on_connection(report)
             elif isinstance(report, PositionReport) and (self.account is None or report.account == self.account):
-                self.book.positions[report.instrument_id] = report.quantity
+                self.book.set_position(report.instrument_id, report.quantity)
         except Exception:
             log.exception("cannot apply broker report %r", report)
 
@@ -614,15 +613,7 @@ class OrderManager:
 
     def _write(self, op: Any) -> None:
         """Queue a journal write without waiting; failures are logged (the broker remains the source of truth)."""
-        future = self.journal.submit(op)
-        self._pending.add(future)
-        future.add_done_callback(self._written)
-
-    def _written(self, future: Future[Any]) -> None:
-        self._pending.discard(future)
-        exc = future.exception()
-        if exc is not None:
-            log.error("journal write failed: %s", exc)
+        self.journal.post(op)
 
 
 def _sent(state: OrderState, ts: datetime) -> OrderState:

@@ -20,7 +20,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -178,7 +178,7 @@ JournalOp = (
 @dataclass(slots=True)
 class _Item:
     op: JournalOp
-    future: Future[Any] = field(default_factory=Future)
+    future: Future[Any] | None = None  # None: fire and forget (a failure is logged)
 
 
 # --- the journal ---------------------------------------------------------------------------------------------------
@@ -206,9 +206,16 @@ class Journal:
         """Queue ``op``; the future resolves once it is committed (thread-safe, never blocks)."""
         if self._closed:
             raise JournalClosed("the journal is closed")
-        item = _Item(op)
-        self._queue.put(item)
-        return item.future
+        future: Future[Any] = Future()
+        self._queue.put(_Item(op, future))
+        return future
+
+    def post(self, op: JournalOp) -> None:
+        """Queue ``op`` without waiting for it (status updates, events): cheaper than :meth:`submit`; a failure is
+        logged, and the broker stays the source of truth that reconciliation replays."""
+        if self._closed:
+            raise JournalClosed("the journal is closed")
+        self._queue.put(_Item(op))
 
     async def write(self, op: JournalOp) -> Any:
         """Queue ``op`` and wait until it is durable; returns the operation's result."""
@@ -266,6 +273,10 @@ class Journal:
         self.commits += 1
         self.operations += len(batch)
         for item, result in zip(batch, results, strict=True):
+            if item.future is None:
+                if isinstance(result, BaseException):
+                    log.error("journal write %s refused: %s", type(item.op).__name__, result)
+                continue
             if item.future.done():  # the caller gave up waiting (cancelled); the write stands
                 continue
             if isinstance(result, BaseException):
@@ -275,7 +286,7 @@ class Journal:
 
     @staticmethod
     def _fail(item: _Item, exc: BaseException) -> None:
-        if not item.future.done():
+        if item.future is not None and not item.future.done():
             item.future.set_exception(exc)
 
 
@@ -293,17 +304,20 @@ def _current_exception() -> BaseException:
 
 
 def _apply_ops(conn: Connection, ops: Sequence[JournalOp]) -> list[Any]:
-    """Apply ``ops`` in order, grouping runs of the same kind into one statement; one result per op."""
+    """Apply ``ops`` kind by kind, one statement per kind; one result per op, in the order given.
+
+    Inside one transaction the order between kinds is free as long as intents come before their updates and fills
+    before their commissions, which the kind order (:data:`_APPLY`'s) guarantees; within a kind the order is kept.
+    """
     results: list[Any] = [None] * len(ops)
-    i = 0
-    while i < len(ops):
-        kind = type(ops[i])
-        j = i
-        while j < len(ops) and type(ops[j]) is kind:
-            j += 1
-        run = list(ops[i:j])
-        results[i:j] = _APPLY[kind](conn, run)
-        i = j
+    by_kind: dict[type, list[int]] = {}
+    for index, op in enumerate(ops):
+        by_kind.setdefault(type(op), []).append(index)
+    for kind, apply in _APPLY.items():
+        indexes = by_kind.get(kind)
+        if indexes:
+            for index, result in zip(indexes, apply(conn, [ops[i] for i in indexes]), strict=True):
+                results[index] = result
     return results
 
 
@@ -438,45 +452,52 @@ def _adopt_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
     return results
 
 
+_C = _INTENTS.c
+_UPDATE_INTENT = (
+    update(_INTENTS)
+    .where(_C.client_order_id == bindparam("b_cid"))
+    .values(
+        status=bindparam("status"),
+        quantity=bindparam("quantity"),
+        filled_quantity=bindparam("filled_quantity"),
+        filled_notional=bindparam("filled_notional"),
+        updated_at=bindparam("updated_at"),
+        # Broker ids and the reason are kept when an update does not carry them.
+        broker_order_id=func.coalesce(bindparam("broker_order_id", type_=Integer), _C.broker_order_id),
+        perm_id=func.coalesce(bindparam("perm_id", type_=BigInteger), _C.perm_id),
+        client_id=func.coalesce(bindparam("client_id", type_=Integer), _C.client_id),
+        reason=func.coalesce(bindparam("reason", type_=Text), _C.reason),
+        error_code=func.coalesce(bindparam("error_code", type_=Integer), _C.error_code),
+    )
+)
+_KEPT = ("broker_order_id", "perm_id", "client_id", "reason", "error_code")
+
+
 def _update_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    rows = []
+    rows: dict[str, dict[str, Any]] = {}  # one UPDATE per order: its last state, with the last ids/reason given
     for op in ops:
         state: OrderState = op.state
         broker = state.broker_order_id
-        rows.append(
-            {
-                "b_cid": str(state.client_order_id),
-                "status": state.status.value,
-                "quantity": state.quantity,
-                "filled_quantity": state.filled_quantity,
-                "filled_notional": state.filled_notional,
-                "updated_at": state.updated_at,
-                "broker_order_id": broker.order_id if broker is not None else None,
-                "perm_id": broker.perm_id if broker is not None and broker.perm_id else None,
-                "client_id": broker.client_id if broker is not None else None,
-                "reason": op.reason,
-                "error_code": op.error_code,
-            }
-        )
-    # Broker ids and the reason are kept when an update does not carry them.
-    c = _INTENTS.c
-    stmt = (
-        update(_INTENTS)
-        .where(c.client_order_id == bindparam("b_cid"))
-        .values(
-            status=bindparam("status"),
-            quantity=bindparam("quantity"),
-            filled_quantity=bindparam("filled_quantity"),
-            filled_notional=bindparam("filled_notional"),
-            updated_at=bindparam("updated_at"),
-            broker_order_id=func.coalesce(bindparam("broker_order_id", type_=Integer), c.broker_order_id),
-            perm_id=func.coalesce(bindparam("perm_id", type_=BigInteger), c.perm_id),
-            client_id=func.coalesce(bindparam("client_id", type_=Integer), c.client_id),
-            reason=func.coalesce(bindparam("reason", type_=Text), c.reason),
-            error_code=func.coalesce(bindparam("error_code", type_=Integer), c.error_code),
-        )
-    )
-    conn.execute(stmt, rows)
+        row = {
+            "b_cid": str(state.client_order_id),
+            "status": state.status.value,
+            "quantity": state.quantity,
+            "filled_quantity": state.filled_quantity,
+            "filled_notional": state.filled_notional,
+            "updated_at": state.updated_at,
+            "broker_order_id": broker.order_id if broker is not None else None,
+            "perm_id": broker.perm_id if broker is not None and broker.perm_id else None,
+            "client_id": broker.client_id if broker is not None else None,
+            "reason": op.reason,
+            "error_code": op.error_code,
+        }
+        earlier = rows.get(row["b_cid"])
+        if earlier is not None:
+            for key in _KEPT:
+                if row[key] is None:
+                    row[key] = earlier[key]
+        rows[row["b_cid"]] = row
+    conn.execute(_UPDATE_INTENT, list(rows.values()))
     return [None] * len(ops)
 
 

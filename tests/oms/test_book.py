@@ -1,0 +1,53 @@
+"""The OMS book keeps gross values as running totals: after any sequence of changes they equal a fresh sum."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quantdesk.domain.fills import Fill
+from quantdesk.domain.identifiers import ClientOrderId, ExecutionId, InstrumentId
+from quantdesk.domain.side import OrderSide
+from quantdesk.oms.book import Book
+
+IIDS = [InstrumentId(f"S{i}.STK.SMART.USD") for i in range(4)]
+T = datetime(2025, 3, 3, 15, tzinfo=UTC)
+
+qty = st.integers(-500, 500).map(Decimal)
+price = st.integers(1, 10_000).map(lambda c: Decimal(c) / 100)
+step = st.one_of(
+    st.tuples(st.just("price"), st.sampled_from(IIDS), price),
+    st.tuples(st.just("working"), st.sampled_from(IIDS), qty, st.integers(0, 5)),
+    st.tuples(st.just("fill"), st.sampled_from(IIDS), st.integers(1, 300).map(Decimal), st.booleans(), price),
+    st.tuples(st.just("position"), st.sampled_from(IIDS), qty),
+)
+
+
+def fresh_sum(quantities: dict[InstrumentId, Decimal], book: Book) -> Decimal:
+    return sum(
+        (abs(q) * book.last_prices[i] * book.multipliers.get(i, Decimal(1)) for i, q in quantities.items()
+         if i in book.last_prices),
+        Decimal(0),
+    )  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(step, max_size=40))
+def test_running_gross_values_equal_a_fresh_sum(steps: list[tuple[object, ...]]) -> None:
+    book = Book()
+    for n, s in enumerate(steps):
+        match s:
+            case ("price", iid, p):
+                book.set_price(iid, p)  # type: ignore[arg-type]
+            case ("working", iid, q, k):
+                book.set_working(ClientOrderId(f"o{k}"), iid, q)  # type: ignore[arg-type]
+            case ("fill", iid, q, buy, p):
+                side = OrderSide.BUY if buy else OrderSide.SELL
+                book.apply_fill(Fill(ExecutionId(f"e{n}"), ClientOrderId("f"), iid, side, q, p, T))  # type: ignore[arg-type]
+            case ("position", iid, q):
+                book.set_position(iid, q)  # type: ignore[arg-type]
+        assert book.gross_exposure() == fresh_sum(book.positions, book)
+        assert book.working_gross() == fresh_sum(book.working, book)
