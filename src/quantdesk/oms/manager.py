@@ -282,7 +282,7 @@ class OrderManager:
             return admitted  # partly known: the list was sent before, reconciliation owns it
         await self._throttle()
         for m in admitted:
-            self._set_state(m, m.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event="submitted")
+            self._set_state(m, m.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event=None)
         crash_point("after_intent")
         try:
             reports = await self.broker.place_order_list(order_list)
@@ -333,7 +333,7 @@ class OrderManager:
     async def _send(self, managed: ManagedOrder, order: Order) -> None:
         crash_point("after_intent")
         await self._throttle()
-        self._set_state(managed, managed.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event="submitted")
+        self._set_state(managed, managed.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event=None)
         try:
             report = await self.broker.place_order(order)
         except ConnectionLost as exc:  # it may or may not have left: reconciliation after the reconnect decides
@@ -572,10 +572,13 @@ class OrderManager:
         self.book.set_working(managed.client_order_id, managed.instrument_id, managed.signed_remaining)
         return managed
 
-    def _set_state(self, managed: ManagedOrder, state: OrderState, *, event: str) -> None:
+    def _set_state(self, managed: ManagedOrder, state: OrderState, *, event: str | None) -> None:
+        """Apply a new state; ``event=None`` keeps it in memory only (PENDING_SUBMIT: after a crash reconciliation
+        treats it as INITIALIZED anyway, and the acknowledgement that follows is stored with its event)."""
         managed.state = state
-        self._write(UpdateIntent(state, reason=managed.reason, error_code=managed.error_code))
-        self._event(managed, event, managed.reason if state.is_terminal else None)
+        if event is not None:
+            self._write(UpdateIntent(state, reason=managed.reason, error_code=managed.error_code))
+            self._event(managed, event, managed.reason if state.is_terminal else None)
         self.book.set_working(managed.client_order_id, managed.instrument_id, managed.signed_remaining)
         if state.is_terminal:
             managed.done.set()
