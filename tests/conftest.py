@@ -95,3 +95,5 @@ def _isolated_quantdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         if key.startswith("QUANTDESK"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("QUANTDESK__PATHS__DATA_DIR", str(tmp_path / "qd-data"))
+    # Settings() built without the loader defaults to ~/.quantdesk: keep that inside the test's temp dir too.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -300,7 +300,8 @@ def _with_pending(holdings: Holdings, pending: Mapping[str, Decimal], prices: Ma
 @contextlib.asynccontextmanager
 async def open_broker(kind: BrokerKind, settings: Settings) -> AsyncIterator[Broker]:
     """A connected broker: ``ib`` at ``settings.ib``, or ``gateway``, an in-process TWS simulator on a free port
-    with the IB adapter connected to it (one paper account, ``settings.ib.account`` when set)."""
+    with the IB adapter connected to it (one paper account, ``settings.ib.account`` when set, whose cash,
+    positions, orders and executions are kept in ``<data_dir>/gateway/<account>.json`` between runs)."""
     from quantdesk.brokers.ib import IBBroker
 
     if kind == "ib":
@@ -316,7 +317,9 @@ async def open_broker(kind: BrokerKind, settings: Settings) -> AsyncIterator[Bro
     from quantdesk.gateway import DEFAULT_ACCOUNTS, GatewayConfig, GatewayServer
 
     account = settings.ib.account or DEFAULT_ACCOUNTS[0]
-    async with GatewayServer(GatewayConfig(port=0, accounts=(account,))) as gw:
+    # The simulated paper account lives on between runs (like a real one), so the database and it stay in step.
+    state = Path(settings.paths.data_dir) / "gateway" / f"{account}.json"
+    async with GatewayServer(GatewayConfig(port=0, accounts=(account,), state_file=state)) as gw:
         ib_settings = settings.ib.model_copy(update={"host": "127.0.0.1", "port": gw.port, "account": account})
         broker = IBBroker(ib_settings, data_dir=settings.paths.data_dir)
         await broker.connect()
