@@ -251,3 +251,47 @@ def test_a_fill_reported_twice_is_recorded_once(db_url: str) -> None:
         assert len(rows(db_url, FillRow.__table__)) == 1
 
     run(main)
+
+
+def test_a_bracket_is_checked_stored_and_sent_as_one_list(db_url: str) -> None:
+    from quantdesk.domain.order_lists import Bracket
+
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        bracket = Bracket.build(AAPL, OrderSide.BUY, 10, D("99.5"), D("102"), D("98"), account=ACCOUNT)
+        async with trading_session(settings_for(db_url), broker) as session:
+            managed = await session.manager.submit_list(bracket)
+            assert [m.state.status for m in managed] == [OrderStatus.SUBMITTED] * 3
+            market.tick(D("99"))  # the entry fills; the exits rest
+            assert await session.manager.wait_terminal([bracket.orders[0].client_order_id], 5)
+            await session.manager.flush()
+        intents = rows(db_url, OrderIntentRow.__table__)
+        assert {r["list_id"] for r in intents} == {bracket.orders[0].client_order_id.value}
+        assert len(intents) == 3
+
+    run(main)
+
+
+def test_an_order_above_the_participation_cap_is_sent_in_slices(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        cfg = settings_for(db_url, max_participation_pct=0.1, participation_interval=0.05)
+        async with trading_session(cfg, broker) as session:
+            # cap per interval = 10 % x ADV x 0.05 s / 23,400 s = 10 shares
+            session.manager.book.average_daily_volume[AAPL.id] = D(46_800_000)
+            order = Order.market(AAPL, OrderSide.BUY, 35, account=ACCOUNT)
+            first = await session.manager.submit(order, price=D("100"))
+            assert first.client_order_id.value == f"{order.client_order_id.value}.1"
+            prefix = order.client_order_id.value
+            children: list[Any] = []
+            for _ in range(200):
+                market.tick()
+                await asyncio.sleep(0.02)
+                children = [m for m in session.manager.orders() if m.client_order_id.value.startswith(prefix)]
+                if not session.manager.slices and all(m.state.is_terminal for m in children):
+                    break
+            assert [m.state.quantity for m in children] == [D(10), D(10), D(10), D(5)]
+            assert all(m.state.status is OrderStatus.FILLED for m in children)
+        assert len(broker.sent) == 4
+
+    run(main)

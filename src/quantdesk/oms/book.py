@@ -7,7 +7,8 @@ quantity once: :meth:`Book.set_working` takes an order's new remaining (zero onc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,6 +97,27 @@ class Book:
         else:
             self.working[iid] = total
         self._revalue(iid)
+
+    @contextmanager
+    def assuming(
+        self, instrument_id: InstrumentId, position_change: Decimal, without: Iterable[ClientOrderId]
+    ) -> Iterator[None]:
+        """For the duration: the position moved by ``position_change`` and the orders ``without`` not working.
+
+        Risk checks a bracket's exits as if its entry had filled (they only activate then) and not against their
+        OCA siblings (only one of them can execute).
+        """
+        removed = {cid: self._counted[cid] for cid in without if cid in self._counted}
+        for cid, (iid, _) in removed.items():
+            self.set_working(cid, iid, _ZERO)
+        before = self.positions.get(instrument_id, _ZERO)
+        self.set_position(instrument_id, before + position_change)
+        try:
+            yield
+        finally:
+            self.set_position(instrument_id, before)
+            for cid, (iid, qty) in removed.items():
+                self.set_working(cid, iid, qty)
 
     def apply_fill(self, fill: Fill) -> None:
         """Move the position by a fill and remember its price."""

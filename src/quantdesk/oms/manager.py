@@ -276,7 +276,17 @@ class OrderManager:
         """Check and persist every order of a bracket / OCA / OTO list, then send the list as one unit."""
         prices = prices or {}
         list_id = order_list.orders[0].client_order_id.value
-        admitted = [await self._admit(o, price=prices.get(o.instrument.id), list_id=list_id) for o in order_list.orders]
+        by_id = {o.client_order_id: o for o in order_list.orders}
+        admitted: list[ManagedOrder] = []
+        for order in order_list.orders:
+            parent = by_id.get(order.link.parent_client_order_id) if order.link.parent_client_order_id else None
+            if parent is None:
+                admitted.append(await self._admit(order, price=prices.get(order.instrument.id), list_id=list_id))
+                continue
+            siblings = [m.client_order_id for m in admitted if m.order is not None
+                        and m.order.link.parent_client_order_id == parent.client_order_id]  # fmt: skip
+            with self.book.assuming(parent.instrument.id, parent.signed_quantity, [parent.client_order_id, *siblings]):
+                admitted.append(await self._admit(order, price=prices.get(order.instrument.id), list_id=list_id))
         fresh = [m for m in admitted if m.state.status is OrderStatus.INITIALIZED]
         if len(fresh) != len(admitted):
             return admitted  # partly known: the list was sent before, reconciliation owns it
