@@ -295,3 +295,35 @@ def test_an_order_above_the_participation_cap_is_sent_in_slices(db_url: str) -> 
         assert len(broker.sent) == 4
 
     run(main)
+
+
+def test_a_falling_probabilistic_sharpe_ratio_moves_the_kill_switch_to_reducing(db_url: str) -> None:
+    from quantdesk.persistence import create_db_engine, upgrade
+    from quantdesk.persistence.models import AccountSnapshotRow
+    from quantdesk.services.trading import daily_returns
+
+    upgrade(db_url)
+    engine = create_db_engine(db_url)
+    with engine.begin() as conn:  # thirty days of steady losses, ending where the simulated account stands today
+        for day in range(30):
+            nlv = (
+                D(1_000_000) * D("1.002") ** (30 - day) * (D("0.9995") if day % 5 == 0 else D(1))
+            )  # -6 %: no drawdown halt
+            conn.execute(
+                AccountSnapshotRow.__table__.insert(),
+                {"ts": T0 - timedelta(days=40 - day), "account_id": ACCOUNT, "currency": "USD", "net_liquidation": nlv},
+            )
+    assert len(daily_returns(engine, ACCOUNT)) == 29
+    engine.dispose()
+
+    async def main() -> None:
+        broker, _ = await connected(db_url)
+        async with trading_session(settings_for(db_url), broker, monitor_interval=0.02) as session:
+            for _ in range(100):
+                if session.kill_switch.state is TradingState.REDUCING:
+                    break
+                await asyncio.sleep(0.02)
+            assert session.kill_switch.state is TradingState.REDUCING
+            assert "psr" in session.kill_switch.status.reason.lower()
+
+    run(main)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ __all__ = [
     "TradingSession",
     "cancel_working_orders",
     "change_kill_switch",
+    "daily_returns",
     "kill_switch_status",
     "migrated_engine",
     "reconcile_account",
@@ -196,8 +198,22 @@ async def _equity_check(session: TradingSession, account: AccountId | None, now:
         first, peak = await asyncio.to_thread(_equity_marks, session.engine, acct, now)
         session.day_start = (now.date(), first if first is not None else nlv)
         session.peak = max(peak or nlv, session.peak or nlv)
+        # Once a day: the PSR of the account's daily returns (the kill switch needs risk.psr_min_observations).
+        returns = await asyncio.to_thread(daily_returns, session.engine, acct)
+        session.kill_switch.on_returns(returns, ts=now)
     session.peak = max(session.peak or nlv, nlv)
     session.kill_switch.on_equity(now, nlv, day_start=session.day_start[1], peak=session.peak)
+
+
+def daily_returns(engine: Engine, account: str) -> list[float]:
+    """Day-over-day returns of the account's net liquidation (the first snapshot of each UTC day), oldest first."""
+    c = AccountSnapshotRow.__table__.c
+    firsts: dict[date, Decimal] = {}
+    with engine.connect() as conn:
+        for ts, nlv in conn.execute(select(c.ts, c.net_liquidation).where(c.account_id == account).order_by(c.ts)):
+            firsts.setdefault(ts.date(), Decimal(nlv))
+    values = list(firsts.values())
+    return [float(b / a - 1) for a, b in itertools.pairwise(values) if a > 0]
 
 
 def _equity_marks(engine: Engine, account: str, now: datetime) -> tuple[Decimal | None, Decimal | None]:
