@@ -25,13 +25,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from quantdesk.brokers.base import FillReport, OrderStatusReport
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.oms.manager import ManagedOrder, OrderManager
-from quantdesk.persistence.models import FillRow
 from quantdesk.persistence.repositories import ReconciliationBreakRepository
+from quantdesk.persistence.repositories import ledger_positions as fill_ledger
 
 __all__ = ["Break", "ReconciliationReport", "ledger_positions", "reconcile"]
 
@@ -222,15 +222,10 @@ async def _compare_positions(
 
 
 def ledger_positions(engine: Engine, account: str | None = None) -> dict[str, Decimal]:
-    """Net signed quantity per instrument from the recorded fills (BUY +, SELL −), summed exactly in Python."""
-    c = FillRow.__table__.c
-    query = select(c.instrument_id, c.side, c.quantity)
-    if account is not None:
-        query = query.where(c.account_id == account)
+    """Net signed quantity per instrument id from the recorded fills of ``account`` (all accounts when None)."""
     totals: dict[str, Decimal] = {}
-    with engine.connect() as conn:
-        for iid, side, qty in conn.execute(query):
-            totals[iid] = totals.get(iid, Decimal(0)) + (Decimal(qty) if side == "BUY" else -Decimal(qty))
+    for (_, iid), qty in fill_ledger(engine, account).items():
+        totals[iid.value] = totals.get(iid.value, Decimal(0)) + qty
     return {k: v for k, v in totals.items() if v != 0}
 
 

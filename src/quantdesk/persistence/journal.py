@@ -40,7 +40,7 @@ from quantdesk.persistence.models import (
     OrderIntentRow,
     RiskEventRow,
 )
-from quantdesk.persistence.order_codec import order_json
+from quantdesk.persistence.repositories.intent_records import intent_values
 
 __all__ = [
     "AccountSnapshotOp",
@@ -378,32 +378,7 @@ def _same_intent(existing: Any, row: dict[str, Any]) -> bool:
 
 
 def _intent_row(op: InsertIntent) -> dict[str, Any]:
-    order = op.order
-    return {
-        "client_order_id": str(order.client_order_id),
-        "run_id": op.run_id,
-        "strategy_id": str(order.strategy_id) if order.strategy_id else None,
-        "account_id": str(order.account) if order.account else None,
-        "instrument_id": str(order.instrument.id),
-        "side": order.side.value,
-        "quantity": order.quantity,
-        "order_type": order.order_type.value,
-        "limit_price": order.limit_price,
-        "stop_price": order.stop_price,
-        "tif": order.tif.value,
-        "parent_client_order_id": (
-            str(order.link.parent_client_order_id) if order.link.parent_client_order_id else None
-        ),
-        "oca_group": order.link.oca_group,
-        "status": OrderStatus.INITIALIZED.value,
-        "filled_quantity": Decimal(0),
-        "filled_notional": Decimal(0),
-        "created_at": op.ts,
-        "updated_at": op.ts,
-        "order_json": order_json(order),
-        "list_id": op.list_id,
-        "source": op.source,
-    }
+    return intent_values(op.order, op.ts, run_id=op.run_id, list_id=op.list_id, source=op.source)
 
 
 def _adopt_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:

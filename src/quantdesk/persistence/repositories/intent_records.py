@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from quantdesk.brokers.base import OrderStatusReport
 from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, ExecutionId, InstrumentId, StrategyId
@@ -143,31 +144,41 @@ def adopted_client_order_id(perm_id: int) -> ClientOrderId:
     return ClientOrderId(f"ext-{perm_id}")
 
 
+def intent_values(
+    order: Order, ts: datetime, *, run_id: str | None, list_id: str | None, source: str
+) -> dict[str, Any]:
+    """The column values of a new INITIALIZED intent for ``order``, the whole order kept as JSON (the journal
+    inserts these in bulk; :func:`intent_row` wraps them in a row)."""
+    return {
+        "client_order_id": str(order.client_order_id),
+        "run_id": run_id,
+        "strategy_id": str(order.strategy_id) if order.strategy_id else None,
+        "account_id": str(order.account) if order.account else None,
+        "instrument_id": str(order.instrument.id),
+        "side": order.side.value,
+        "quantity": order.quantity,
+        "order_type": order.order_type.value,
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "tif": order.tif.value,
+        "parent_client_order_id": (
+            str(order.link.parent_client_order_id) if order.link.parent_client_order_id else None
+        ),
+        "oca_group": order.link.oca_group,
+        "status": OrderStatus.INITIALIZED.value,
+        "filled_quantity": Decimal(0),
+        "filled_notional": Decimal(0),
+        "created_at": ts,
+        "updated_at": ts,
+        "order_json": order_json(order),
+        "list_id": list_id,
+        "source": str(IntentSource(source)),
+    }
+
+
 def intent_row(order: Order, ts: datetime, *, run_id: str | None, list_id: str | None, source: str) -> OrderIntentRow:
     """A new INITIALIZED intent row for ``order``, the whole order kept as JSON."""
-    return OrderIntentRow(
-        client_order_id=str(order.client_order_id),
-        run_id=run_id,
-        strategy_id=str(order.strategy_id) if order.strategy_id else None,
-        account_id=str(order.account) if order.account else None,
-        instrument_id=str(order.instrument.id),
-        side=order.side.value,
-        quantity=order.quantity,
-        order_type=order.order_type.value,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        tif=order.tif.value,
-        parent_client_order_id=(str(order.link.parent_client_order_id) if order.link.parent_client_order_id else None),
-        oca_group=order.link.oca_group,
-        status=OrderStatus.INITIALIZED.value,
-        filled_quantity=Decimal(0),
-        filled_notional=Decimal(0),
-        created_at=ts,
-        updated_at=ts,
-        order_json=order_json(order),
-        list_id=list_id,
-        source=str(IntentSource(source)),
-    )
+    return OrderIntentRow(**intent_values(order, ts, run_id=run_id, list_id=list_id, source=source))
 
 
 def adopted_row(report: OrderStatusReport, *, run_id: str | None) -> OrderIntentRow:
