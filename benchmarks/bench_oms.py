@@ -23,7 +23,7 @@ Per database, in one run:
 * **SimulatedBroker** (reference only): the sequential run (1,000 orders) with the in-process simulated
   broker instead;
 * **risk check + book, 500 names** (no database): the in-memory part against a book holding positions and working
-  orders in 500 instruments, since the book's gross exposure is summed over every instrument on each order.
+  orders in 500 instruments, to show the check does not grow with the book (gross values are running totals).
 
 SQLite is a file in a temporary directory (WAL, ``synchronous=NORMAL``, as ``create_db_engine`` sets it);
 PostgreSQL is a fresh database ``qd_bench_<random>`` on ``$QD_BENCH_PG_URL`` (default the test server), dropped
@@ -504,7 +504,7 @@ def interpretation(rows: list[Row]) -> str:
         out.append(
             f"With {WIDE} instruments in the book the in-memory check alone takes p50 "
             f"{_percentile(wide.latencies, 0.5) * 1000:.2f} / p99 {_percentile(wide.latencies, 0.99) * 1000:.2f} ms: "
-            "gross exposure is summed over every instrument on every order."
+            "the book keeps gross exposure as running totals, so the check does not grow with the number of names."
         )
     out.append(
         "Nothing here weakens durability (fsync, synchronous_commit and SQLite's WAL synchronous=NORMAL are as "
