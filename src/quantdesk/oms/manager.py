@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-from sqlalchemy import Engine, func, select
 
 from quantdesk.brokers.base import (
     Broker,
@@ -38,7 +35,6 @@ from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId
 from quantdesk.domain.order_lists import OrderList
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
-from quantdesk.domain.side import OrderSide
 from quantdesk.errors import (
     BrokerError,
     ConnectionLost,
@@ -49,6 +45,8 @@ from quantdesk.errors import (
 )
 from quantdesk.oms.book import Book
 from quantdesk.oms.fault_points import crash_point
+from quantdesk.oms.managed import ManagedOrder, OrderListener, as_sent, count_orders_today
+from quantdesk.oms.slicing import ParticipationSlicer
 from quantdesk.persistence.journal import (
     AdoptIntent,
     InsertIntent,
@@ -59,8 +57,6 @@ from quantdesk.persistence.journal import (
     RiskEventOp,
     UpdateIntent,
 )
-from quantdesk.persistence.models import OrderIntentRow
-from quantdesk.persistence.order_codec import order_from_dict
 from quantdesk.persistence.repositories import OrderIntentRepository, StoredIntent
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
@@ -68,34 +64,9 @@ from quantdesk.risk.kill_switch import KillSwitch
 from quantdesk.risk.participation import needs_slicing, slice_quantity
 from quantdesk.risk.throttle import OrderRateLimiter
 
-__all__ = ["ManagedOrder", "OrderListener", "OrderManager"]
+__all__ = ["ManagedOrder", "OrderListener", "OrderManager"]  # ManagedOrder and OrderListener from oms.managed
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True, eq=False)
-class ManagedOrder:
-    """One order the OMS tracks: its terms (``None`` for an adopted order we only know from the broker) and state."""
-
-    client_order_id: ClientOrderId
-    instrument_id: InstrumentId
-    side: OrderSide
-    state: OrderState
-    order: Order | None = None
-    source: str = "quantdesk"
-    reason: str | None = None
-    error_code: int | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def signed_remaining(self) -> Decimal:
-        """What may still trade, signed (buys positive); zero once the order is terminal."""
-        if self.state.is_terminal:
-            return Decimal(0)
-        return self.state.remaining if self.side is OrderSide.BUY else -self.state.remaining
-
-
-OrderListener = Callable[[ManagedOrder], None]
 
 
 class OrderManager:
@@ -128,7 +99,7 @@ class OrderManager:
         self._listeners: list[OrderListener] = []
         self._remove_listener: Callable[[], None] | None = None
         self.unknown_reports: list[BrokerReport] = []
-        self.slices: dict[ClientOrderId, asyncio.Task[None]] = {}
+        self.slicer = ParticipationSlicer(self)
         self._was_disconnected = False
         self.on_reconnected: Callable[[], None] | None = None
 
@@ -139,12 +110,14 @@ class OrderManager:
         repo = OrderIntentRepository(self.journal.engine)
         for intent in await asyncio.to_thread(repo.active):
             self._track_stored(intent)
-        self.book.trades_today = await asyncio.to_thread(_count_today, self.journal.engine, self._clock())
+        self.book.trades_today = await asyncio.to_thread(count_orders_today, self.journal.engine, self._clock())
         self.book.day = self._clock().date()
         self._remove_listener = self.broker.add_listener(self.on_report)
-        with contextlib.suppress(BrokerError, TimeoutError, NotImplementedError):
+        try:
             server = await self.broker.server_time()
             self._server_offset = server - self._clock()
+        except (BrokerError, TimeoutError) as exc:  # market hours are then judged by the local clock
+            log.warning("no broker clock (%s): the local clock stands in for market hours", exc)
         await self.refresh_book()
 
     async def refresh_book(self) -> None:
@@ -160,8 +133,7 @@ class OrderManager:
 
     async def close(self) -> None:
         """Stop slicing and listening, and wait for every journal write queued so far."""
-        for task in list(self.slices.values()):
-            task.cancel()
+        self.slicer.cancel_all()
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
@@ -226,49 +198,12 @@ class OrderManager:
             return existing
         adv = self.book.average_daily_volume.get(order.instrument.id)
         if list_id is None and needs_slicing(order.quantity, adv, self.risk.settings):
-            return await self._submit_sliced(order, price, slice_quantity(order.quantity, adv, self.risk.settings))
+            return await self.slicer.submit(order, price, slice_quantity(order.quantity, adv, self.risk.settings))
         managed = await self._admit(order, price=price, list_id=list_id)
         if managed.state.status is not OrderStatus.INITIALIZED:
             return managed  # known to the database already: never sent twice
         await self._send(managed, order)
         return managed
-
-    async def _submit_sliced(self, order: Order, price: Decimal | None, sizes: list[Decimal]) -> ManagedOrder:
-        """Participation cap: check the whole order, then send it as children ``<id>.1``, ``<id>.2``, … one per
-        ``risk.participation_interval``; returns the first child. Later children are admitted (risk, intent) when
-        their turn comes, so a halt or a crash stops the rest; nothing not yet due is ever stored."""
-        now = self.now()
-        if price is not None:
-            self.book.set_price(order.instrument.id, price)
-        ctx = self.book.context(order, now, self.kill_switch.state)
-        try:
-            self.risk.check(order, ctx)
-        except RiskRejected as exc:
-            self._record_rejection(order, now, exc)
-            raise
-        children = [
-            replace(order, quantity=q, client_order_id=ClientOrderId(f"{order.client_order_id.value}.{i}"))
-            for i, q in enumerate(sizes, start=1)
-        ]
-        interval = self.risk.settings.participation_interval
-        self._write(OrderEventOp(order.client_order_id.value, None, "sliced", None,
-                                 f"{len(children)} children of at most {max(sizes)} every {interval:g} s", now,
-                                 {"children": [c.client_order_id.value for c in children]}))  # fmt: skip
-        first = await self.submit(children[0], price=price, list_id=order.client_order_id.value)
-        if len(children) > 1:
-            task = asyncio.get_running_loop().create_task(self._run_slices(children[1:], interval, price))
-            self.slices[order.client_order_id] = task
-            task.add_done_callback(lambda _: self.slices.pop(order.client_order_id, None))
-        return first
-
-    async def _run_slices(self, children: list[Order], interval: float, price: Decimal | None) -> None:
-        for child in children:
-            await asyncio.sleep(interval)
-            try:
-                await self.submit(child, price=price, list_id=child.client_order_id.value.rsplit(".", 1)[0])
-            except (RiskRejected, BrokerError, ValidationError) as exc:
-                log.warning("slicing of %s stopped at %s: %s", child.client_order_id, child.quantity, exc)
-                return
 
     async def submit_list(
         self, order_list: OrderList, *, prices: dict[InstrumentId, Decimal] | None = None
@@ -317,7 +252,7 @@ class OrderManager:
         try:
             self.risk.check(order, ctx)
         except RiskRejected as exc:
-            self._record_rejection(order, now, exc)
+            self.record_rejection(order, now, exc)
             raise
         crash_point("before_intent")
         created = await self.journal.write(InsertIntent(order, now, run_id=self.run_id, list_id=list_id))
@@ -369,7 +304,17 @@ class OrderManager:
                 hint="give every new order a fresh ClientOrderId (ClientOrderId.new())",
             )
 
-    def _record_rejection(self, order: Order, now: datetime, exc: RiskRejected) -> None:
+    @property
+    def slices(self) -> dict[ClientOrderId, asyncio.Task[None]]:
+        """Sliced orders still sending children, by the parent's id."""
+        return self.slicer.tasks
+
+    def log_event(self, cid: ClientOrderId, kind: str, message: str, payload: dict[str, Any] | None = None) -> None:
+        """Append a line to an order's event log (also for an order that has no intent of its own)."""
+        self._write(OrderEventOp(cid.value, None, kind, None, message, self.now(), payload))
+
+    def record_rejection(self, order: Order, now: datetime, exc: RiskRejected) -> None:
+        """Store a refused order as a REJECTED intent with the rule's message, and its event."""
         self._write(InsertIntent(order, now, run_id=self.run_id))
         state = OrderState.new(order.client_order_id, order.quantity, now).apply_status(OrderStatus.REJECTED, now)
         self._write(UpdateIntent(state, reason=exc.message))
@@ -474,7 +419,7 @@ class OrderManager:
         if managed is None:
             self.unknown_reports.append(report)
             return False
-        state = _sent(managed.state, report.ts)
+        state = as_sent(managed.state, report.ts)
         ids = report.broker_order_id
         if ids.order_id or ids.perm_id:
             known = state.broker_order_id
@@ -509,7 +454,7 @@ class OrderManager:
 
                 self._write(RecordCommission(CommissionReport(fill.execution_id, report.commission)))
             return False
-        current = _sent(managed.state, fill.ts)
+        current = as_sent(managed.state, fill.ts)
         try:
             state = current.apply_fill(fill)
         except IllegalTransition as exc:  # e.g. a fill after a forced CANCELLED: the fill is a fact, keep it
@@ -629,28 +574,10 @@ class OrderManager:
         self.journal.post(op)
 
 
-def _sent(state: OrderState, ts: datetime) -> OrderState:
-    """An intent the broker reports on was sent, even if the crash came before PENDING_SUBMIT was stored."""
-    if state.status is OrderStatus.INITIALIZED:
-        return state.apply_status(OrderStatus.PENDING_SUBMIT, max(ts, state.updated_at))
-    return state
-
-
 def _rebuild(intent: StoredIntent) -> Order | None:
-    text = getattr(intent, "order_json", None)
-    if not text:
-        return None
+    """The stored order's terms, or None (an adopted order, or terms this version cannot read: logged)."""
     try:
-        return order_from_dict(json.loads(text))
-    except (ValidationError, ValueError, KeyError):
+        return intent.to_order()
+    except ValidationError:
         log.warning("cannot rebuild the order of intent %s from its stored terms", intent.client_order_id)
         return None
-
-
-def _count_today(engine: Engine, now: datetime) -> int:
-    """Orders accepted since the start of ``now``'s UTC day (the max-trades-per-day rule survives restarts)."""
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    c = OrderIntentRow.__table__.c
-    query = select(func.count()).where(c.created_at >= start, c.source == "quantdesk", c.status != "REJECTED")
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())

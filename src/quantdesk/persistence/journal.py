@@ -1,46 +1,44 @@
 """The OMS journal: durable writes in a writer thread, grouped so concurrent submissions share one commit.
 
-Every write is an operation (``InsertIntent``, ``UpdateIntent``, ``RecordFill``, …) handed to :meth:`Journal.submit`;
-the writer thread takes everything queued, applies it in order inside **one transaction** and commits (group
-commit), then resolves each operation's future. So a caller that awaits :meth:`Journal.write` knows its row is
+Every write is an operation (``InsertIntent``, ``UpdateIntent``, ``RecordFill``, …; see :mod:`journal_ops`) handed
+to :meth:`Journal.submit` (wait for it) or :meth:`Journal.post` (do not); the writer thread takes everything queued,
+applies it inside **one transaction** (:mod:`journal_writes`: one statement per kind) and commits (group commit),
+then resolves each waiting operation's future. So a caller that awaits :meth:`Journal.write` knows its row is
 durable, and N concurrent orders cost one commit instead of N — that is how PostgreSQL, ~540 commits/s here,
 carries thousands of orders a second without turning off ``fsync`` or ``synchronous_commit``.
 
 If a grouped transaction fails, the operations are retried one transaction each, so one bad row fails only its own
 caller. Idempotency holds inside the database: an intent is inserted once per ``ClientOrderId`` (the same content
-again is reported as not created; different content raises ``DuplicateClientOrderId``), a fill once per execution id.
+again is reported as not created; different content raises ``DuplicateIntent``), a fill once per execution id.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import queue
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, Text, bindparam, func, select, update
+from sqlalchemy import Engine
 
-from quantdesk.brokers.base import OrderStatusReport
-from quantdesk.domain.fills import CommissionReport, Fill
-from quantdesk.domain.identifiers import ClientOrderId
-from quantdesk.domain.order_state import OrderState, OrderStatus
-from quantdesk.domain.orders import Order
-from quantdesk.errors import ValidationError
-from quantdesk.persistence.models import (
-    AccountSnapshotRow,
-    FillRow,
-    OrderEventRow,
-    OrderIntentRow,
-    RiskEventRow,
+from quantdesk.persistence.journal_ops import (
+    AccountSnapshotOp,
+    AdoptIntent,
+    DuplicateIntent,
+    InsertIntent,
+    JournalClosed,
+    JournalOp,
+    OrderEventOp,
+    RecordCommission,
+    RecordFill,
+    RiskEventOp,
+    UpdateIntent,
 )
-from quantdesk.persistence.repositories.intent_records import intent_values
+from quantdesk.persistence.journal_writes import apply_ops
 
 __all__ = [
     "AccountSnapshotOp",
@@ -58,121 +56,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_INTENTS = cast(Table, OrderIntentRow.__table__)
-_FILLS = cast(Table, FillRow.__table__)
-_EVENTS = cast(Table, OrderEventRow.__table__)
-_RISK = cast(Table, RiskEventRow.__table__)
-_ACCOUNTS = cast(Table, AccountSnapshotRow.__table__)
-
-
-class JournalClosed(RuntimeError):
-    """The journal was closed; nothing more can be written."""
-
-
-class DuplicateIntent(ValidationError):
-    """A ClientOrderId is stored already for an order with different content (a reused id is a bug)."""
-
-
-# --- operations ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InsertIntent:
-    """Persist an order intent (INITIALIZED) before it is sent; the result is True when this call created it."""
-
-    order: Order
-    ts: datetime
-    run_id: str | None = None
-    list_id: str | None = None
-    source: str = "quantdesk"
-
-
-@dataclass(frozen=True, slots=True)
-class AdoptIntent:
-    """Store an order found at the broker but not in the database (placed by hand in TWS, or by a lost run)."""
-
-    report: OrderStatusReport
-    client_order_id: ClientOrderId
-    ts: datetime
-    run_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateIntent:
-    """Store an order's live state (status, quantities, broker ids) and, when given, the reason and error code."""
-
-    state: OrderState
-    reason: str | None = None
-    error_code: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFill:
-    """Record one execution once; the result is True when this call recorded it (False: a duplicate)."""
-
-    fill: Fill
-    recorded_at: datetime
-    perm_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RecordCommission:
-    """Put a commission report on its fill; the result is False when the fill is not recorded (yet)."""
-
-    report: CommissionReport
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEventOp:
-    """Append one line to an order's event log."""
-
-    client_order_id: str | None
-    perm_id: int | None
-    kind: str
-    status: str | None
-    message: str | None
-    ts: datetime
-    payload: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RiskEventOp:
-    """Append one risk event (a rejection, a kill-switch trip, a reconciliation break, …)."""
-
-    ts: datetime
-    rule: str
-    action: str
-    message: str
-    client_order_id: str | None = None
-    limit_value: str | None = None
-    actual_value: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSnapshotOp:
-    """Record an account's net liquidation (and margin) at a time: the base of daily-loss and drawdown checks."""
-
-    ts: datetime
-    account_id: str
-    currency: str
-    net_liquidation: Decimal
-    cash: Decimal | None = None
-    buying_power: Decimal | None = None
-    initial_margin: Decimal | None = None
-    maintenance_margin: Decimal | None = None
-
-
-JournalOp = (
-    InsertIntent
-    | AdoptIntent
-    | UpdateIntent
-    | RecordFill
-    | RecordCommission
-    | OrderEventOp
-    | RiskEventOp
-    | AccountSnapshotOp
-)
 
 
 @dataclass(slots=True)
@@ -260,7 +143,7 @@ class Journal:
     def _apply(self, batch: list[_Item]) -> None:
         try:
             with self._engine.begin() as conn:
-                results = _apply_ops(conn, [i.op for i in batch])
+                results = apply_ops(conn, [i.op for i in batch])
         except Exception:
             if len(batch) == 1:
                 log.exception("journal write failed: %s", type(batch[0].op).__name__)
@@ -298,304 +181,3 @@ def _current_exception() -> BaseException:
 
     exc = sys.exc_info()[1]
     return exc if exc is not None else RuntimeError("journal write failed")
-
-
-# --- applying operations (runs inside one transaction) ---------------------------------------------------------------
-
-
-def _apply_ops(conn: Connection, ops: Sequence[JournalOp]) -> list[Any]:
-    """Apply ``ops`` kind by kind, one statement per kind; one result per op, in the order given.
-
-    Inside one transaction the order between kinds is free as long as intents come before their updates and fills
-    before their commissions, which the kind order (:data:`_APPLY`'s) guarantees; within a kind the order is kept.
-    """
-    results: list[Any] = [None] * len(ops)
-    by_kind: dict[type, list[int]] = {}
-    for index, op in enumerate(ops):
-        by_kind.setdefault(type(op), []).append(index)
-    for kind, apply in _APPLY.items():
-        indexes = by_kind.get(kind)
-        if indexes:
-            for index, result in zip(indexes, apply(conn, [ops[i] for i in indexes]), strict=True):
-                results[index] = result
-    return results
-
-
-def _insert_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    wanted = {str(op.order.client_order_id) for op in ops}
-    stored: dict[str, Any] = {
-        row.client_order_id: row for row in conn.execute(select(_INTENTS).where(_INTENTS.c.client_order_id.in_(wanted)))
-    }
-    rows: list[dict[str, Any]] = []
-    results: list[Any] = []
-    for op in ops:
-        cid = str(op.order.client_order_id)
-        row = _intent_row(op)
-        existing = stored.get(cid)
-        if existing is None:
-            stored[cid] = row
-            rows.append(row)
-            results.append(True)
-        elif _same_intent(existing, row):
-            results.append(False)
-        else:
-            results.append(
-                DuplicateIntent(
-                    f"client order id {cid} is stored already for another order",
-                    field="client_order_id",
-                    value=cid,
-                    hint="give every new order a fresh ClientOrderId (ClientOrderId.new())",
-                )
-            )
-    if rows:
-        conn.execute(_INTENTS.insert(), rows)
-    return results
-
-
-_KEY = (
-    "instrument_id",
-    "side",
-    "quantity",
-    "order_type",
-    "limit_price",
-    "stop_price",
-    "tif",
-    "account_id",
-    "strategy_id",
-)
-
-
-def _same_intent(existing: Any, row: dict[str, Any]) -> bool:
-    get = existing.get if isinstance(existing, dict) else existing._mapping.get
-    for key in _KEY:
-        a, b = get(key), row[key]
-        if isinstance(a, Decimal) or isinstance(b, Decimal):
-            if (a is None) != (b is None) or (a is not None and Decimal(a) != Decimal(b)):
-                return False
-        elif a != b:
-            return False
-    return True
-
-
-def _intent_row(op: InsertIntent) -> dict[str, Any]:
-    return intent_values(op.order, op.ts, run_id=op.run_id, list_id=op.list_id, source=op.source)
-
-
-def _adopt_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    wanted = {op.client_order_id.value for op in ops}
-    known = set(conn.scalars(select(_INTENTS.c.client_order_id).where(_INTENTS.c.client_order_id.in_(wanted))))
-    rows, results = [], []
-    for op in ops:
-        r: OrderStatusReport = op.report
-        cid = op.client_order_id.value
-        if cid in known:
-            results.append(False)
-            continue
-        known.add(cid)
-        results.append(True)
-        ids = r.broker_order_id
-        rows.append(
-            {
-                "client_order_id": cid,
-                "run_id": op.run_id,
-                "strategy_id": None,
-                "account_id": str(r.account) if r.account else None,
-                "instrument_id": str(r.instrument_id),
-                "side": r.side.value,
-                "quantity": r.quantity,
-                "order_type": r.order_type.value,
-                "limit_price": r.limit_price,
-                "stop_price": r.stop_price,
-                "tif": r.tif.value,
-                "parent_client_order_id": None,
-                "oca_group": None,
-                "status": OrderStatus.INITIALIZED.value,
-                "filled_quantity": Decimal(0),
-                "filled_notional": Decimal(0),
-                "broker_order_id": ids.order_id or None,
-                "perm_id": ids.perm_id or None,
-                "client_id": ids.client_id,
-                "created_at": op.ts,
-                "updated_at": op.ts,
-                "order_json": None,
-                "list_id": None,
-                "source": "adopted",
-            }
-        )
-    if rows:
-        conn.execute(_INTENTS.insert(), rows)
-    return results
-
-
-_C = _INTENTS.c
-_UPDATE_INTENT = (
-    update(_INTENTS)
-    .where(_C.client_order_id == bindparam("b_cid"))
-    .values(
-        status=bindparam("status"),
-        quantity=bindparam("quantity"),
-        filled_quantity=bindparam("filled_quantity"),
-        filled_notional=bindparam("filled_notional"),
-        updated_at=bindparam("updated_at"),
-        # Broker ids and the reason are kept when an update does not carry them.
-        broker_order_id=func.coalesce(bindparam("broker_order_id", type_=Integer), _C.broker_order_id),
-        perm_id=func.coalesce(bindparam("perm_id", type_=BigInteger), _C.perm_id),
-        client_id=func.coalesce(bindparam("client_id", type_=Integer), _C.client_id),
-        reason=func.coalesce(bindparam("reason", type_=Text), _C.reason),
-        error_code=func.coalesce(bindparam("error_code", type_=Integer), _C.error_code),
-    )
-)
-_KEPT = ("broker_order_id", "perm_id", "client_id", "reason", "error_code")
-
-
-def _update_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    rows: dict[str, dict[str, Any]] = {}  # one UPDATE per order: its last state, with the last ids/reason given
-    for op in ops:
-        state: OrderState = op.state
-        broker = state.broker_order_id
-        row = {
-            "b_cid": str(state.client_order_id),
-            "status": state.status.value,
-            "quantity": state.quantity,
-            "filled_quantity": state.filled_quantity,
-            "filled_notional": state.filled_notional,
-            "updated_at": state.updated_at,
-            "broker_order_id": broker.order_id if broker is not None else None,
-            "perm_id": broker.perm_id if broker is not None and broker.perm_id else None,
-            "client_id": broker.client_id if broker is not None else None,
-            "reason": op.reason,
-            "error_code": op.error_code,
-        }
-        earlier = rows.get(row["b_cid"])
-        if earlier is not None:
-            for key in _KEPT:
-                if row[key] is None:
-                    row[key] = earlier[key]
-        rows[row["b_cid"]] = row
-    conn.execute(_UPDATE_INTENT, list(rows.values()))
-    return [None] * len(ops)
-
-
-def _record_fills(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    ids = {str(op.fill.execution_id) for op in ops}
-    known = set(conn.scalars(select(_FILLS.c.execution_id).where(_FILLS.c.execution_id.in_(ids))))
-    rows, results = [], []
-    for op in ops:
-        fill: Fill = op.fill
-        eid = str(fill.execution_id)
-        if eid in known:
-            results.append(False)
-            continue
-        known.add(eid)
-        results.append(True)
-        rows.append(
-            {
-                "execution_id": eid,
-                "client_order_id": str(fill.client_order_id),
-                "perm_id": op.perm_id,
-                "account_id": str(fill.account) if fill.account else None,
-                "instrument_id": str(fill.instrument_id),
-                "side": fill.side.value,
-                "quantity": fill.quantity,
-                "price": fill.price,
-                "currency": fill.currency.code,
-                "multiplier": fill.multiplier,
-                "commission": fill.commission.amount,
-                "commission_currency": fill.commission.currency.code,
-                "realised_pnl": None,
-                "liquidity": fill.liquidity.name if fill.liquidity else None,
-                "ts": fill.ts,
-                "recorded_at": op.recorded_at,
-            }
-        )
-    if rows:
-        conn.execute(_FILLS.insert(), rows)
-    return results
-
-
-def _record_commissions(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    results = []
-    for op in ops:
-        report: CommissionReport = op.report
-        res = conn.execute(
-            update(_FILLS)
-            .where(_FILLS.c.execution_id == str(report.execution_id))
-            .values(
-                commission=report.commission.amount,
-                commission_currency=report.commission.currency.code,
-                realised_pnl=report.realised_pnl,
-            )
-        )
-        results.append(res.rowcount > 0)
-    return results
-
-
-def _order_events(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    rows = [
-        {
-            "client_order_id": op.client_order_id,
-            "perm_id": op.perm_id,
-            "kind": op.kind,
-            "status": op.status,
-            "message": op.message,
-            "payload_json": json.dumps(op.payload, default=str, sort_keys=True) if op.payload else None,
-            "ts": op.ts,
-        }
-        for op in ops
-        if op.kind != "flush"
-    ]
-    if rows:
-        conn.execute(_EVENTS.insert(), rows)
-    return [None] * len(ops)
-
-
-def _risk_events(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    conn.execute(
-        _RISK.insert(),
-        [
-            {
-                "ts": op.ts,
-                "rule": op.rule,
-                "action": op.action,
-                "client_order_id": op.client_order_id,
-                "limit_value": op.limit_value,
-                "actual_value": op.actual_value,
-                "message": op.message,
-            }
-            for op in ops
-        ],
-    )
-    return [None] * len(ops)
-
-
-def _account_snapshots(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    conn.execute(
-        _ACCOUNTS.insert(),
-        [
-            {
-                "ts": op.ts,
-                "account_id": op.account_id,
-                "currency": op.currency,
-                "net_liquidation": op.net_liquidation,
-                "cash": op.cash,
-                "buying_power": op.buying_power,
-                "initial_margin": op.initial_margin,
-                "maintenance_margin": op.maintenance_margin,
-                "values_json": None,
-            }
-            for op in ops
-        ],
-    )
-    return [None] * len(ops)
-
-
-_APPLY: dict[type, Any] = {
-    InsertIntent: _insert_intents,
-    AdoptIntent: _adopt_intents,
-    UpdateIntent: _update_intents,
-    RecordFill: _record_fills,
-    RecordCommission: _record_commissions,
-    OrderEventOp: _order_events,
-    RiskEventOp: _risk_events,
-    AccountSnapshotOp: _account_snapshots,
-}
