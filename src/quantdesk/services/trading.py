@@ -65,9 +65,8 @@ class TradingSession:
         """Signed quantity still working per symbol (what a new plan must count as already on its way)."""
         out: dict[str, Decimal] = {}
         for m in self.manager.open_orders():
-            symbol = m.instrument_id.value.split(":")[0].split(".")[0]
-            if m.order is not None:
-                symbol = m.order.instrument.symbol
+            # an adopted order has no terms, only its instrument id (SYMBOL.SECTYPE.EXCHANGE.CURRENCY)
+            symbol = m.order.instrument.symbol if m.order is not None else m.instrument_id.value.split(".")[0]
             out[symbol] = out.get(symbol, Decimal(0)) + m.signed_remaining
         return {k: v for k, v in out.items() if v != 0}
 
