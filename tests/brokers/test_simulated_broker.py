@@ -35,6 +35,7 @@ from quantdesk.domain.order_lists import Bracket
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.order_types import OrderType, TimeInForce
 from quantdesk.domain.orders import Order
+from quantdesk.domain.values import Currency
 from quantdesk.errors import BrokerError, ConnectionLost, NotFound, OrderRejected
 from quantdesk.execution import MatchingConfig, NoFees
 
@@ -197,8 +198,12 @@ def test_positions_without_a_price_are_valued_at_cost_and_other_currencies_conve
         assert summary.cash_balance("EUR") == -1_000
         assert summary.cash_balance("USD") == 100_000
         assert summary.net_liquidation.amount == D("100220.00")  # 100,000 + (−1,000 + 1,200) × 1.10
+        assert summary.exchange_rate("EUR") == D("1.10")
+        assert [p.currency for p in await broker.positions()] == [Currency("EUR")]
         broker.set_fx_rate("EUR", "1.20")
-        assert (await broker.account_summary()).net_liquidation.amount == D("100240.00")
+        summary = await broker.account_summary()
+        assert summary.net_liquidation.amount == D("100240.00")
+        assert summary.exchange_rate("EUR") == D("1.20")
 
     run(main())
 

@@ -93,6 +93,9 @@ def test_of_builds_from_numbers() -> None:
         ({"cash": {"usd": 1}}, "currency"),
         ({"cash": {"USD": float("nan")}}, "cash[USD]"),
         ({"cash": [("USD", 1)]}, "cash"),
+        ({"exchange_rates": {"EUR": 0}}, "exchange_rates[EUR]"),
+        ({"exchange_rates": {"EUR": "nan"}}, "exchange_rates[EUR]"),
+        ({"exchange_rates": [("EUR", 1)]}, "exchange_rates"),
     ],
 )
 def test_snapshot_validation(overrides: dict[str, object], field: str) -> None:
@@ -104,3 +107,16 @@ def test_snapshot_validation(overrides: dict[str, object], field: str) -> None:
 def test_deficit_account_is_allowed() -> None:
     snap = snapshot(excess_liquidity=Money.of(-2_000), net_liquidation=Money.of(20_000))
     assert snap.cushion == Decimal("-0.1")
+
+
+def test_exchange_rates_are_validated_and_the_base_converts_at_one() -> None:
+    snap = snapshot(exchange_rates={"EUR": "1.08", Currency("JPY"): 0.0067, "USD": 5})
+    assert snap.exchange_rate("EUR") == Decimal("1.08")
+    assert snap.exchange_rate("JPY") == Decimal("0.0067")
+    assert snap.exchange_rate(USD) == 1  # the base is 1 whatever was passed
+    assert snap.exchange_rate("GBP") is None
+    assert isinstance(snap.exchange_rates, MappingProxyType)
+    assert AccountSnapshot.of("DU1", TS, 1, base_currency="EUR", exchange_rates={"USD": "0.92"}).exchange_rate(
+        "USD"
+    ) == Decimal("0.92")
+    assert snapshot().exchange_rates == {USD: 1}

@@ -1,4 +1,8 @@
-"""The OMS book keeps gross values as running totals: after any sequence of changes they equal a fresh sum."""
+"""The OMS book keeps gross values as running totals: after any sequence of changes they equal a fresh sum.
+
+Two of the instruments are in EUR and GBP, valued in the USD base at whatever rates the account reported last; an
+instrument whose currency has no rate stays out of the sums and is named in the risk context.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,14 @@ from hypothesis import strategies as st
 
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import ClientOrderId, ExecutionId, InstrumentId
+from quantdesk.domain.instruments import Stock
+from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.oms.book import Book
+from quantdesk.persistence.repositories import TradingState
 
-IIDS = [InstrumentId(f"S{i}.STK.SMART.USD") for i in range(4)]
+CURRENCIES = ["USD", "USD", "EUR", "GBP"]
+IIDS = [InstrumentId(f"S{i}.STK.SMART.{c}") for i, c in enumerate(CURRENCIES)]
 T = datetime(2025, 3, 3, 15, tzinfo=UTC)
 
 qty = st.integers(-500, 500).map(Decimal)
@@ -23,13 +31,21 @@ step = st.one_of(
     st.tuples(st.just("working"), st.sampled_from(IIDS), qty, st.integers(0, 5)),
     st.tuples(st.just("fill"), st.sampled_from(IIDS), st.integers(1, 300).map(Decimal), st.booleans(), price),
     st.tuples(st.just("position"), st.sampled_from(IIDS), qty),
+    st.tuples(
+        st.just("rates"), st.dictionaries(st.sampled_from(["EUR", "GBP"]), st.sampled_from(["0.9", "1.1", "1.27"]))
+    ),
 )
+
+
+def rate(book: Book, iid: InstrumentId) -> Decimal | None:
+    ccy = book.currencies[iid]
+    return Decimal(1) if ccy == "USD" else book.exchange_rates.get(ccy)
 
 
 def fresh_sum(quantities: dict[InstrumentId, Decimal], book: Book) -> Decimal:
     return sum(
-        (abs(q) * book.last_prices[i] * book.multipliers.get(i, Decimal(1)) for i, q in quantities.items()
-         if i in book.last_prices),
+        (abs(q) * book.last_prices[i] * book.multipliers.get(i, Decimal(1)) * r for i, q in quantities.items()
+         if i in book.last_prices and (r := rate(book, i)) is not None),
         Decimal(0),
     )  # fmt: skip
 
@@ -37,7 +53,7 @@ def fresh_sum(quantities: dict[InstrumentId, Decimal], book: Book) -> Decimal:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(step, max_size=40))
 def test_running_gross_values_equal_a_fresh_sum(steps: list[tuple[object, ...]]) -> None:
-    book = Book()
+    book = Book(base_currency="USD", currencies=dict(zip(IIDS, CURRENCIES, strict=True)))
     for n, s in enumerate(steps):
         match s:
             case ("price", iid, p):
@@ -49,5 +65,11 @@ def test_running_gross_values_equal_a_fresh_sum(steps: list[tuple[object, ...]])
                 book.apply_fill(Fill(ExecutionId(f"e{n}"), ClientOrderId("f"), iid, side, q, p, T))  # type: ignore[arg-type]
             case ("position", iid, q):
                 book.set_position(iid, q)  # type: ignore[arg-type]
+            case ("rates", rates):
+                book.set_exchange_rates("USD", {c: Decimal(r) for c, r in rates.items()})  # type: ignore[attr-defined]
         assert book.gross_exposure() == fresh_sum(book.positions, book)
         assert book.working_gross() == fresh_sum(book.working, book)
+        held = book.positions.keys() | book.working.keys()
+        expected = {i: book.currencies[i] for i in held if rate(book, i) is None}
+        ctx = book.context(Order.limit(Stock("S0"), "BUY", 1, 1), T, TradingState.ACTIVE)
+        assert dict(ctx.unconverted) == expected

@@ -22,6 +22,7 @@ from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.errors import RiskRejected, ValidationError
+from quantdesk.execution import NoFees
 from quantdesk.oms.reconciliation import ledger_positions
 from quantdesk.persistence.models import FillRow, OrderIntentRow, RiskEventRow
 from quantdesk.persistence.repositories import TradingState
@@ -164,6 +165,31 @@ def test_a_risk_rejection_names_the_rule_and_is_recorded_but_never_sent(db_url: 
         assert [(r["status"], "max_order_notional" in (r["reason"] or "")) for r in intents] == [("REJECTED", True)]
         events = rows(db_url, RiskEventRow.__table__)
         assert any(e["rule"] == "max_order_notional" and e["action"] == "rejected" for e in events)
+
+    run(main)
+
+
+def test_risk_values_an_order_in_another_currency_at_the_accounts_exchange_rate(db_url: str) -> None:
+    sap = Stock("SAP", exchange="IBIS", currency="EUR")
+
+    async def attempt(fx_rates: dict[str, str]) -> RiskRejected:
+        broker = SimulatedBroker({ACCOUNT: 1_000_000}, fees=NoFees(), fx_rates=fx_rates)
+        await broker.connect()
+        broker.feed_quote(Quote(sap.id, T0, D("99.99"), D("100.01")))
+        async with trading_session(settings_for(db_url, max_order_notional=10_000), broker) as session:
+            order = Order.limit(sap, OrderSide.BUY, 90, D(100), account=ACCOUNT)  # 9,000 EUR: under 10,000 at par
+            with pytest.raises(RiskRejected) as caught:
+                await session.manager.submit(order, price=D(100))
+        assert await broker.open_orders() == []
+        return caught.value
+
+    async def main() -> None:
+        converted = await attempt({"EUR": "1.25"})
+        assert converted.rule == "max_order_notional"
+        assert "order notional 11,250.00 USD (9,000.00 EUR at 1.25) is above the limit 10,000.00 USD" in str(converted)
+        unrated = await attempt({})
+        assert unrated.value == "no EUR/USD rate"
+        assert "no exchange rate from EUR to USD" in str(unrated)
 
     run(main)
 

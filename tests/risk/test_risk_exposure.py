@@ -192,3 +192,63 @@ def test_all_size_rules_report_together(make_ctx: ContextFactory) -> None:
     found = engine.violations(Order.limit(AAPL, "BUY", 20_000, 100), make_ctx())
     assert [v.rule for v in found] == ["max_order_notional", "max_position", "max_gross_exposure", "max_leverage"]
     assert all(v.message.startswith(f"{v.rule}: ") for v in found)
+
+
+# --- other currencies: limits are in the base currency -------------------------------------------------------------
+
+SAP = Stock("SAP", exchange="IBIS", currency="EUR")
+EUR_CTX = {"base_currency": "USD", "exchange_rates": {"EUR": D("1.1")}, "last_prices": {SAP.id: D(200)}}
+
+
+def test_an_order_in_another_currency_is_converted_before_the_notional_limit(make_ctx: ContextFactory) -> None:
+    ctx = make_ctx(**EUR_CTX)
+    only("max_order_notional").check(Order.limit(SAP, "BUY", 450, 200), ctx)  # 90,000 EUR = 99,000 USD
+    assert_rejects(
+        only("max_order_notional"),
+        Order.limit(SAP, "BUY", 460, 200),  # 92,000 EUR: under the limit at par, 101,200 USD converted
+        ctx,
+        "max_order_notional",
+        "100,000.00 USD",
+        "101,200.00 USD",
+        "order notional 101,200.00 USD (92,000.00 EUR at 1.1) is above the limit 100,000.00 USD "
+        "(BUY 460 SAP.STK.IBIS.EUR)",
+    )
+
+
+def test_max_position_values_a_foreign_position_in_the_base_currency(make_ctx: ContextFactory) -> None:
+    ctx = make_ctx(**EUR_CTX, positions={SAP.id: D(400)})
+    only("max_position").check(Order.limit(SAP, "BUY", 50, 200), ctx)  # 450 × 200 × 1.1 = 99,000 USD
+    assert_rejects(
+        only("max_position"),
+        Order.limit(SAP, "BUY", 60, 200),
+        ctx,
+        "max_position",
+        "10% of net liquidation = 100,000.00 USD",
+        "101,200.00 USD (10.12%)",
+        "position after the order 460 SAP.STK.IBIS.EUR worth 101,200.00 USD (92,000.00 EUR at 1.1) is 10.12% of "
+        "net liquidation, above the limit 10% (100,000.00 USD)",
+    )
+
+
+def test_without_an_exchange_rate_the_notional_rules_refuse_and_name_it(make_ctx: ContextFactory) -> None:
+    ctx = make_ctx(base_currency="USD", last_prices={SAP.id: D(200)})
+    found = RiskEngine(RiskSettings(max_gross_exposure_amount=10_000_000)).violations(
+        Order.limit(SAP, "BUY", 1, 200), ctx
+    )
+    assert [v.rule for v in found] == ["max_order_notional", "max_position", "max_gross_exposure", "max_leverage"]
+    for v in found:
+        assert v.actual == "no EUR/USD rate"
+        assert "is in EUR and the account has no exchange rate from EUR to USD" in v.message
+        assert "ExchangeRate" in v.hint
+    only("max_order_notional").check(Order.limit(AAPL, "BUY", 1, 100), ctx)  # base-currency orders are unaffected
+
+
+def test_a_held_position_without_a_rate_blocks_the_exposure_rules_only(make_ctx: ContextFactory) -> None:
+    ctx = make_ctx(base_currency="USD", unconverted={SAP.id: "EUR"})
+    engine = RiskEngine(RiskSettings(max_gross_exposure_amount=10_000_000))
+    found = engine.violations(Order.limit(AAPL, "BUY", 1, 100), ctx)
+    assert [v.rule for v in found] == ["max_gross_exposure", "max_leverage"]
+    assert found[1].message == (
+        "max_leverage: gross exposure cannot be valued in USD: no exchange rate for SAP.STK.IBIS.EUR (EUR), so the "
+        "limit 1× net liquidation cannot be checked"
+    )

@@ -135,7 +135,10 @@ class FillReport:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PositionReport:
-    """The broker's position in one instrument for one account; ``average_cost`` is per unit, without multiplier."""
+    """The broker's position in one instrument for one account; ``average_cost`` is per unit, without multiplier.
+
+    ``currency`` is the instrument's (what its prices are in), None when the broker could not say.
+    """
 
     account: AccountId
     instrument_id: InstrumentId
@@ -144,6 +147,7 @@ class PositionReport:
     ts: datetime
     multiplier: Decimal = Decimal(1)
     market_price: Decimal | None = None
+    currency: Currency | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ts", require_utc(self.ts))

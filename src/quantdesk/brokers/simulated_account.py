@@ -129,6 +129,10 @@ class FxRates:
             )
         self._rates[ccy] = value
 
+    def known(self) -> dict[Currency, Decimal]:
+        """Every rate set so far, the base's included."""
+        return dict(self._rates)
+
     def to_base(self, amount: Decimal, currency: Currency) -> Decimal:
         """``amount`` of ``currency`` in the base currency; ``DataError`` when no rate is known."""
         rate = self._rates.get(currency)
@@ -243,6 +247,7 @@ class Ledger:
             maintenance_margin=v.maintenance_margin,
             excess_liquidity=v.net_liquidation - v.maintenance_margin,
             gross_position_value=v.gross_position_value,
+            exchange_rates=fx.known(),
         )
 
 

@@ -207,4 +207,5 @@ class OrderJournal:
             ts=ts,
             multiplier=position.multiplier,
             market_price=self._market.price(position.instrument_id),
+            currency=position.currency,
         )

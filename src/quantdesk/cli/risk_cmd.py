@@ -218,7 +218,8 @@ def risk(
         typer.Option("--prices", help="Price history: sample, sample:AAPL,… or a CSV/Parquet of closes."),
     ] = None,
     fx_rate: Annotated[
-        list[str] | None, typer.Option("--fx-rate", help="CCY=RATE, base currency per unit (repeatable).")
+        list[str] | None,
+        typer.Option("--fx-rate", help="CCY=RATE, base currency per unit (repeatable; overrides the account's rates)."),
     ] = None,
     include_mean: Annotated[
         bool, typer.Option("--include-mean", help="Subtract the expected P&L (parametric, Monte Carlo).")

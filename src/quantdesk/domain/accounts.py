@@ -31,8 +31,9 @@ class AccountSnapshot:
     """One account at ``ts``: cash per currency and IB's summary values (NetLiquidation, BuyingPower, margins, …).
 
     Every ``Money`` field is in ``base_currency``; margins and gross position value are never negative, while
-    net liquidation and excess liquidity may be (an account in deficit). ``cash`` is a read-only mapping and is
-    left out of the hash, so snapshots stay hashable.
+    net liquidation and excess liquidity may be (an account in deficit). ``exchange_rates`` holds, per currency,
+    units of the base currency for one unit (IB's ``ExchangeRate`` ledger values; the base itself is 1).
+    ``cash`` and ``exchange_rates`` are read-only mappings left out of the hash, so snapshots stay hashable.
     """
 
     account: AccountId
@@ -45,6 +46,7 @@ class AccountSnapshot:
     excess_liquidity: Money
     gross_position_value: Money
     cash: Mapping[Currency, Decimal] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    exchange_rates: Mapping[Currency, Decimal] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.account, AccountId):
@@ -86,6 +88,7 @@ class AccountSnapshot:
             ccy = Currency.of(key)
             balances[ccy] = to_decimal(amount, f"cash[{ccy.code}]")
         object.__setattr__(self, "cash", MappingProxyType(dict(sorted(balances.items(), key=lambda kv: kv[0].code))))
+        object.__setattr__(self, "exchange_rates", _rates(self.exchange_rates, self.base_currency))
 
     @classmethod
     def of(
@@ -101,6 +104,7 @@ class AccountSnapshot:
         maintenance_margin: Numeric = 0,
         excess_liquidity: Numeric | None = None,
         gross_position_value: Numeric = 0,
+        exchange_rates: Mapping[str, Numeric] | Mapping[Currency, Numeric] | None = None,
     ) -> AccountSnapshot:
         """Build from plain numbers in the base currency; excess liquidity defaults to net liq − maintenance."""
         ccy = Currency.of(base_currency)
@@ -119,7 +123,14 @@ class AccountSnapshot:
             Money(excess, ccy),
             Money(to_decimal(gross_position_value, "gross_position_value"), ccy),
             MappingProxyType(balances),
+            MappingProxyType(
+                {Currency.of(k): to_decimal(v, f"exchange_rates[{k}]") for k, v in (exchange_rates or {}).items()}
+            ),
         )
+
+    def exchange_rate(self, currency: Currency | str) -> Decimal | None:
+        """Units of the base currency per one unit of ``currency``: 1 for the base, None when IB sent no rate."""
+        return self.exchange_rates.get(Currency.of(currency))
 
     def cash_balance(self, currency: Currency | str) -> Decimal:
         """Cash held in ``currency`` (zero when the account holds none)."""
@@ -145,3 +156,28 @@ class AccountSnapshot:
         if self.net_liquidation.amount <= 0:
             return None
         return self.gross_position_value.amount / self.net_liquidation.amount
+
+
+def _rates(rates: object, base: Currency) -> Mapping[Currency, Decimal]:
+    """Validated exchange rates (positive, finite), the base's fixed at 1, as a read-only mapping."""
+    if not isinstance(rates, Mapping):
+        raise ValidationError(
+            f"must be a mapping of currency to rate, got {rates!r}",
+            field="exchange_rates",
+            value=rates,
+            hint="pass {'EUR': 1.08} (units of the base currency per one EUR)",
+        )
+    out: dict[Currency, Decimal] = {}
+    for key, value in rates.items():
+        ccy = Currency.of(key)
+        rate = to_decimal(value, f"exchange_rates[{ccy.code}]")
+        if rate <= 0:
+            raise ValidationError(
+                f"must be a positive number, got {rate}",
+                field=f"exchange_rates[{ccy.code}]",
+                value=value,
+                hint=f"pass units of {base.code} per one {ccy.code}, e.g. 1.08",
+            )
+        out[ccy] = rate
+    out[base] = Decimal(1)
+    return MappingProxyType(dict(sorted(out.items(), key=lambda kv: kv[0].code)))

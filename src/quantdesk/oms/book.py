@@ -3,6 +3,11 @@
 Pre-trade risk needs these for every order, so they are plain dictionaries updated by fills and order states,
 never recomputed from the database or the broker on the order path. ``working`` counts each order's remaining
 quantity once: :meth:`Book.set_working` takes an order's new remaining (zero once terminal) and applies the change.
+
+Gross values are in the account's base currency: each instrument's value is converted at the exchange rate of its
+currency (from the account summary). An instrument whose currency has no rate is left out of the totals and named in
+the risk context, so the exposure rules refuse instead of comparing amounts in different currencies. Until the
+base currency is known (a book not yet filled from a broker) amounts are taken as they are.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
 from quantdesk.domain.orders import Order
 from quantdesk.persistence.repositories import TradingState
-from quantdesk.risk.context import RiskContext
+from quantdesk.risk.context import RiskContext, base_rate
 
 __all__ = ["Book"]
 
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
 
 
 @dataclass(slots=True)
@@ -34,6 +40,9 @@ class Book:
     multipliers: dict[InstrumentId, Decimal] = field(default_factory=dict)
     average_daily_volume: dict[InstrumentId, Decimal] = field(default_factory=dict)
     net_liquidation: Decimal | None = None
+    base_currency: str | None = None
+    exchange_rates: dict[str, Decimal] = field(default_factory=dict)
+    currencies: dict[InstrumentId, str] = field(default_factory=dict)
     trades_today: int = 0
     day: date | None = None
     _counted: dict[ClientOrderId, tuple[InstrumentId, Decimal]] = field(default_factory=dict)
@@ -42,13 +51,25 @@ class Book:
     _work_value: dict[InstrumentId, Decimal] = field(default_factory=dict)
     _gross: Decimal = _ZERO
     _working_gross: Decimal = _ZERO
+    _unconverted: dict[InstrumentId, str] = field(default_factory=dict)  # held or working, currency without a rate
 
     def set_positions(self, positions: Mapping[InstrumentId, Decimal]) -> None:
         """Replace the positions (after a broker snapshot)."""
         self.positions = {k: v for k, v in positions.items() if v != 0}
+        self._revalue_all()
+
+    def set_exchange_rates(self, base_currency: str, rates: Mapping[str, Decimal]) -> None:
+        """Take the account's base currency and its rates (base units per unit); revalue only when they changed."""
+        if base_currency != self.base_currency or rates != self.exchange_rates:
+            self.base_currency, self.exchange_rates = base_currency, dict(rates)
+            self._revalue_all()
+
+    def _revalue_all(self) -> None:
         self._pos_value.clear()
-        self._gross = _ZERO
-        for iid in self.positions:
+        self._work_value.clear()
+        self._unconverted.clear()
+        self._gross = self._working_gross = _ZERO
+        for iid in self.positions.keys() | self.working.keys():
             self._revalue(iid)
 
     def set_position(self, instrument_id: InstrumentId, quantity: Decimal) -> None:
@@ -66,9 +87,14 @@ class Book:
             self._revalue(instrument_id)
 
     def _revalue(self, iid: InstrumentId) -> None:
-        """Refresh one instrument's share of the gross position and working values."""
+        """Refresh one instrument's share of the gross position and working values (in the base currency)."""
         price = self.last_prices.get(iid)
-        mult = self.multipliers.get(iid, Decimal(1))
+        ccy = self.currencies.get(iid)
+        rate = _ONE if ccy is None else base_rate(ccy, self.base_currency, self.exchange_rates)
+        self._unconverted.pop(iid, None)
+        if rate is None and ccy is not None and (iid in self.positions or iid in self.working):
+            self._unconverted[iid] = ccy
+        mult = self.multipliers.get(iid, _ONE) * (rate or _ZERO)
         for quantities, values, total in (
             (self.positions, self._pos_value, "_gross"),
             (self.working, self._work_value, "_working_gross"),
@@ -128,6 +154,7 @@ class Book:
         else:
             self.positions[fill.instrument_id] = total
         self.multipliers.setdefault(fill.instrument_id, fill.multiplier)
+        self.currencies.setdefault(fill.instrument_id, fill.currency.code)
         self.last_prices[fill.instrument_id] = fill.price
         self._revalue(fill.instrument_id)
 
@@ -139,18 +166,19 @@ class Book:
         self.trades_today += 1
 
     def gross_exposure(self) -> Decimal:
-        """Σ |position| × last price × multiplier over positions with a known price."""
+        """Σ |position| × last price × multiplier × rate over positions with a known price and rate."""
         return self._gross
 
     def working_gross(self) -> Decimal:
-        """Σ |working quantity| × last price × multiplier over instruments with a known price."""
+        """Σ |working quantity| × last price × multiplier × rate over instruments with a known price and rate."""
         return self._working_gross
 
     def context(self, order: Order, now: datetime, state: TradingState) -> RiskContext:
         """What the risk engine sees for ``order`` at ``now``."""
         iid = order.instrument.id
-        if iid not in self.multipliers:
-            self.multipliers[iid] = order.instrument.multiplier
+        if iid not in self.multipliers or iid not in self.currencies:
+            self.multipliers.setdefault(iid, order.instrument.multiplier)
+            self.currencies.setdefault(iid, order.instrument.currency.code)
             self._revalue(iid)
         trades = self.trades_today if self.day == now.date() else 0
         return RiskContext(
@@ -164,4 +192,7 @@ class Book:
             trading_state=state,
             average_daily_volume=self.average_daily_volume,
             working_gross=self.working_gross(),
+            base_currency=self.base_currency,
+            exchange_rates=self.exchange_rates,
+            unconverted=self._unconverted,
         )

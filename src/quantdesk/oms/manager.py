@@ -123,13 +123,18 @@ class OrderManager:
     async def refresh_book(self) -> None:
         """Take positions and net liquidation from the broker (after start and after a reconnect)."""
         positions = await self.broker.positions(self.account)
-        self.book.set_positions({p.instrument_id: p.quantity for p in positions})
-        for p in positions:
-            self.book.multipliers[p.instrument_id] = p.multiplier
-            self.book.set_price(p.instrument_id, p.market_price)
-        self.book.set_positions(self.book.positions)  # revalue with the multipliers and prices just taken
         summary = await self.broker.account_summary(self.account)
-        self.book.net_liquidation = summary.net_liquidation.amount
+        book = self.book
+        for p in positions:
+            book.multipliers[p.instrument_id] = p.multiplier
+            if p.currency is not None:
+                book.currencies[p.instrument_id] = p.currency.code
+            if p.market_price is not None and p.market_price > 0:
+                book.last_prices[p.instrument_id] = p.market_price
+        book.net_liquidation = summary.net_liquidation.amount
+        book.base_currency = summary.base_currency.code
+        book.exchange_rates = {c.code: r for c, r in summary.exchange_rates.items()}
+        book.set_positions({p.instrument_id: p.quantity for p in positions})  # values everything taken above once
 
     async def close(self) -> None:
         """Stop slicing and listening, and wait for every journal write queued so far."""
@@ -409,6 +414,8 @@ class OrderManager:
             elif isinstance(report, ConnectionReport):
                 self._on_connection(report)
             elif isinstance(report, PositionReport) and (self.account is None or report.account == self.account):
+                if report.currency is not None:
+                    self.book.currencies.setdefault(report.instrument_id, report.currency.code)
                 self.book.set_position(report.instrument_id, report.quantity)
         except Exception:
             log.exception("cannot apply broker report %r", report)

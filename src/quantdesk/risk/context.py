@@ -8,7 +8,7 @@ change; ``RiskDecision`` holds all of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -16,9 +16,17 @@ from quantdesk.domain.identifiers import InstrumentId
 from quantdesk.errors import RiskRejected, ValidationError
 from quantdesk.persistence.repositories import TradingState
 
-__all__ = ["RiskContext", "RiskDecision", "RiskViolation"]
+__all__ = ["RiskContext", "RiskDecision", "RiskViolation", "base_rate"]
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+def base_rate(currency: str, base_currency: str | None, rates: Mapping[str, Decimal]) -> Decimal | None:
+    """Base units per unit of ``currency``: 1 for the base (or when no base is known), else ``rates`` or None."""
+    if base_currency is None or currency == base_currency:
+        return ONE
+    return rates.get(currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +35,10 @@ class RiskContext:
 
     ``positions`` and ``working`` are signed quantities (``working`` excludes the order being checked);
     ``gross_exposure`` is the sum of |position market value| in the base currency, positions only, and
-    ``working_gross`` the |notional| of the working orders; ``trades_today`` counts the orders accepted today
-    before this one.
+    ``working_gross`` the |notional| of the working orders, also in the base currency; ``trades_today`` counts the
+    orders accepted today before this one. ``exchange_rates`` give base units per unit of a currency;
+    ``unconverted`` names the held or working instruments left out of the gross values for want of a rate, with
+    their currency. ``base_currency`` None means one currency throughout (amounts are taken as they are).
     """
 
     now: datetime
@@ -41,6 +51,9 @@ class RiskContext:
     trading_state: TradingState
     average_daily_volume: Mapping[InstrumentId, Decimal]
     working_gross: Decimal = ZERO
+    base_currency: str | None = None
+    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    unconverted: Mapping[InstrumentId, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         now = self.now
@@ -53,6 +66,10 @@ class RiskContext:
             )
         if now.tzinfo is not UTC:
             object.__setattr__(self, "now", now.astimezone(UTC))
+
+    def rate(self, currency: str) -> Decimal | None:
+        """Base units per unit of ``currency`` (1 for the base, or with no base), None when no rate is known."""
+        return base_rate(currency, self.base_currency, self.exchange_rates)
 
     def exposure(self, instrument_id: InstrumentId) -> Decimal:
         """Position plus working orders (signed) in ``instrument_id``, before the order being checked."""

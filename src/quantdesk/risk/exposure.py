@@ -1,8 +1,9 @@
 """Pre-trade rules about size: max position, max order notional, max gross exposure (amount) and max leverage.
 
-Amounts are in the instrument's currency and compared with limits in the base currency: the context carries no
-exchange rates, so an order in another currency than the base is compared at par. Reducing orders (toward a flat
-position, never through it) always pass the position and exposure rules; the order-notional limit applies to all.
+Limits are in the account's base currency. An order's amounts are in its instrument's currency and converted at
+the account's exchange rate; without a rate the rules refuse (and say which rate is missing) rather than compare
+amounts in different currencies. Reducing orders (toward a flat position, never through it) always pass the
+position and exposure rules; the order-notional limit applies to all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = ["check_max_gross_exposure", "check_max_leverage", "check_max_order_no
 
 
 def _unvalued(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
+    if facts.quantity is not None and facts.price is not None and facts.rate is None:
+        return no_rate(rule, facts, limit)
     qty = "a malformed quantity" if facts.quantity is None else "no price (no limit, stop or last price)"
     return violation(
         rule,
@@ -26,6 +29,36 @@ def _unvalued(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
         "unknown",
         f"{facts.label} cannot be valued ({qty}), so the limit {limit} cannot be checked",
         "subscribe to the instrument's market data or send a limit order",
+    )
+
+
+def no_rate(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
+    """The refusal when the order's currency has no exchange rate into the base currency."""
+    return violation(
+        rule,
+        limit,
+        f"no {facts.currency}/{facts.base} rate",
+        f"{facts.label} is in {facts.currency} and the account has no exchange rate from {facts.currency} to "
+        f"{facts.base}, so the limit {limit} cannot be checked",
+        f"wait for the account summary (IB sends an ExchangeRate for every currency the account holds), or hold "
+        f"some {facts.currency} so the account reports its rate",
+    )
+
+
+def _unconverted(rule: str, facts: OrderFacts, limit: str) -> RiskViolation | None:
+    """The refusal when held or working instruments could not be valued in the base currency."""
+    missing = facts.ctx.unconverted
+    if not missing:
+        return None
+    names = ", ".join(f"{iid} ({ccy})" for iid, ccy in sorted(missing.items(), key=lambda kv: kv[0].value))
+    currencies = ", ".join(sorted(set(missing.values())))
+    return violation(
+        rule,
+        limit,
+        f"no {currencies}/{facts.base} rate",
+        f"gross exposure cannot be valued in {facts.base}: no exchange rate for {names}, so the limit {limit} "
+        "cannot be checked",
+        "wait for the account summary, which carries the exchange rate of every currency the account holds",
     )
 
 
@@ -48,17 +81,18 @@ def _no_nlv(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
 def check_max_order_notional(facts: OrderFacts, limits: RiskLimits) -> RiskViolation | None:
     """No single order above risk.max_order_notional."""
     limit = limits.max_order_notional
-    ccy = facts.currency
+    ccy = facts.base
     notional = facts.notional
-    if notional is None:
+    value = None if notional is None else facts.in_base(notional)
+    if notional is None or value is None:
         return _unvalued("max_order_notional", facts, money(limit, ccy))
-    if notional <= limit:
+    if value <= limit:
         return None
     return violation(
         "max_order_notional",
         money(limit, ccy),
-        money(notional, ccy),
-        f"order notional {money(notional, ccy)} is above the limit {money(limit, ccy)} ({facts.label})",
+        money(value, ccy),
+        f"order notional {facts.amount_text(notional)} is above the limit {money(limit, ccy)} ({facts.label})",
         "split the order or lower its quantity, or raise risk.max_order_notional",
     )
 
@@ -67,14 +101,15 @@ def check_max_position(facts: OrderFacts, limits: RiskLimits) -> RiskViolation |
     """|position + working + order| × price × multiplier at most risk.max_position_pct of net liquidation."""
     if facts.reducing:
         return None
-    pct, ccy = limits.max_position_pct, facts.currency
+    pct, ccy = limits.max_position_pct, facts.base
     limit_text = f"{percent(pct)} of net liquidation"
     nlv, mark = _nlv(facts), facts.mark
     if nlv is None:
         return _no_nlv("max_position", facts, limit_text)
-    if mark is None or facts.quantity is None:
+    if mark is None or facts.quantity is None or facts.rate is None:
         return _unvalued("max_position", facts, limit_text)
-    value = abs(facts.after) * mark * facts.order.instrument.multiplier
+    local = abs(facts.after) * mark * facts.order.instrument.multiplier
+    value = local * facts.rate
     cap = pct * nlv
     if value <= cap:
         return None
@@ -83,14 +118,16 @@ def check_max_position(facts: OrderFacts, limits: RiskLimits) -> RiskViolation |
         "max_position",
         f"{limit_text} = {money(cap, ccy)}",
         f"{money(value, ccy)} ({percent(share)})",
-        f"position after the order {quantity(facts.after)} {facts.order.instrument.id} worth {money(value, ccy)} "
-        f"is {percent(share)} of net liquidation, above the limit {percent(pct)} ({money(cap, ccy)})",
+        f"position after the order {quantity(facts.after)} {facts.order.instrument.id} worth "
+        f"{facts.amount_text(local)} is {percent(share)} of net liquidation, "
+        f"above the limit {percent(pct)} ({money(cap, ccy)})",
         "lower the quantity, or raise risk.max_position_pct",
     )
 
 
 def _gross_after(facts: OrderFacts, notional: Decimal) -> tuple[Decimal, str]:
-    ctx, ccy = facts.ctx, facts.currency
+    """Gross exposure after the order (``notional`` in the base currency), and the sum spelled out."""
+    ctx, ccy = facts.ctx, facts.base
     total = ctx.gross_exposure + ctx.working_gross + notional
     parts = (
         f"positions {money(ctx.gross_exposure, ccy)} + working {money(ctx.working_gross, ccy)} "
@@ -104,10 +141,13 @@ def check_max_gross_exposure(facts: OrderFacts, limits: RiskLimits) -> RiskViola
     amount = limits.max_gross_exposure_amount
     if amount is None or facts.reducing:
         return None
-    ccy = facts.currency
-    if facts.notional is None:
+    ccy = facts.base
+    notional = None if facts.notional is None else facts.in_base(facts.notional)
+    if notional is None:
         return _unvalued("max_gross_exposure", facts, money(amount, ccy))
-    total, parts = _gross_after(facts, facts.notional)
+    if (refused := _unconverted("max_gross_exposure", facts, money(amount, ccy))) is not None:
+        return refused
+    total, parts = _gross_after(facts, notional)
     if total <= amount:
         return None
     return violation(
@@ -123,14 +163,17 @@ def check_max_leverage(facts: OrderFacts, limits: RiskLimits) -> RiskViolation |
     """Gross exposure after the order at most risk.max_gross_exposure × net liquidation."""
     if facts.reducing:
         return None
-    multiple, ccy = limits.max_gross_exposure, facts.currency
+    multiple, ccy = limits.max_gross_exposure, facts.base
     limit_text = f"{multiple.normalize():f}× net liquidation"
     nlv = _nlv(facts)
     if nlv is None:
         return _no_nlv("max_leverage", facts, limit_text)
-    if facts.notional is None:
+    notional = None if facts.notional is None else facts.in_base(facts.notional)
+    if notional is None:
         return _unvalued("max_leverage", facts, limit_text)
-    total, parts = _gross_after(facts, facts.notional)
+    if (refused := _unconverted("max_leverage", facts, limit_text)) is not None:
+        return refused
+    total, parts = _gross_after(facts, notional)
     cap = multiple * nlv
     if total <= cap:
         return None

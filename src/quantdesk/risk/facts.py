@@ -1,7 +1,8 @@
 """``OrderFacts``: what every check needs about one order, computed once (price, notional, exposure before/after).
 
 The order's *price* is its limit price, else its stop price, else the last price; its *notional* is
-quantity × price × multiplier in the instrument's currency. *Exposure* is position plus working orders (signed);
+quantity × price × multiplier in the instrument's currency, and :meth:`OrderFacts.in_base` converts such an amount
+into the account's base currency, where the limits are. *Exposure* is position plus working orders (signed);
 an order is *reducing* when it moves that exposure toward zero without crossing it.
 
 Orders normally arrive validated, but the checks do not trust that: a quantity or price that is not a finite
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from quantdesk.domain.orders import Order
+from quantdesk.risk._text import money
 from quantdesk.risk.context import ZERO, RiskContext
 
 __all__ = ["OrderFacts", "finite", "is_reducing"]
@@ -58,6 +60,7 @@ class OrderFacts:
     before: Decimal
     after: Decimal
     reducing: bool
+    rate: Decimal | None
 
     @classmethod
     def of(cls, order: Order, ctx: RiskContext) -> OrderFacts:
@@ -70,9 +73,9 @@ class OrderFacts:
         notional = None if qty is None or price is None else qty * price * inst.multiplier
         before = ctx.positions.get(iid, ZERO) + ctx.working.get(iid, ZERO)
         after = before if qty is None else before + (qty if order.is_buy else -qty)
-        return cls(
-            order, ctx, qty, last, price, notional, before, after, qty is not None and is_reducing(before, after)
-        )
+        reducing = qty is not None and is_reducing(before, after)
+        rate = ctx.rate(inst.currency.code)
+        return cls(order, ctx, qty, last, price, notional, before, after, reducing, rate)
 
     @property
     def mark(self) -> Decimal | None:
@@ -81,8 +84,23 @@ class OrderFacts:
 
     @property
     def currency(self) -> str:
-        """The instrument's currency code, used to label amounts."""
+        """The instrument's currency code."""
         return self.order.instrument.currency.code
+
+    @property
+    def base(self) -> str:
+        """The currency the limits are in: the account's base, else the instrument's."""
+        return self.ctx.base_currency or self.currency
+
+    def in_base(self, amount: Decimal) -> Decimal | None:
+        """An amount in the instrument's currency, in the base currency (None without an exchange rate)."""
+        return None if self.rate is None else amount * self.rate
+
+    def amount_text(self, amount: Decimal) -> str:
+        """``64,800.00 USD (60,000.00 EUR at 1.08)`` for a converted amount, ``60,000.00 USD`` otherwise."""
+        if self.currency == self.base or self.rate is None:
+            return money(amount, self.currency)
+        return f"{money(amount * self.rate, self.base)} ({money(amount, self.currency)} at {self.rate.normalize():f})"
 
     @property
     def label(self) -> str:

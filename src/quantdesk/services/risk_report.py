@@ -244,7 +244,8 @@ async def risk_report_from_broker(
     """The report of ``account`` (the default one when None) at ``broker``, margin thresholds from ``settings``.
 
     Positions are priced at the broker's mark, else a quote's mid (stocks), else the last close of the history,
-    else the average cost; every fallback is named in ``warnings``.
+    else the average cost; every fallback is named in ``warnings``. Exchange rates are the account's, overridden
+    by ``fx_rates``.
     """
     cfg = settings or Settings()
     _check_request(confidence, horizon_days, lookback_days, methods)
@@ -288,7 +289,7 @@ async def risk_report_from_broker(
         horizon_days=horizon_days,
         lookback_days=lookback_days,
         methods=methods,
-        fx_rates=fx_rates,
+        fx_rates={**{c.code: r for c, r in snapshot.exchange_rates.items()}, **(fx_rates or {})},
         price_sources=price_sources,
         warnings=notes,
         include_mean=include_mean,

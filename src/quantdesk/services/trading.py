@@ -187,7 +187,9 @@ async def _monitor(session: TradingSession, interval: float, account_refresh: fl
 async def _equity_check(session: TradingSession, account: AccountId | None, now: datetime) -> None:
     summary = await session.manager.broker.account_summary(account)
     nlv = summary.net_liquidation.amount
-    session.manager.book.net_liquidation = nlv
+    book = session.manager.book
+    book.net_liquidation = nlv
+    book.set_exchange_rates(summary.base_currency.code, {c.code: r for c, r in summary.exchange_rates.items()})
     acct = str(summary.account)
     await session.manager.journal.write(
         AccountSnapshotOp(now, acct, summary.base_currency.code, nlv, initial_margin=summary.initial_margin.amount,

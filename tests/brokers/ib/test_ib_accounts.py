@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from ib_async import AccountValue
 
 from quantdesk.brokers.base import PositionReport
+from quantdesk.brokers.ib.accounts import snapshot_from_values
 from quantdesk.domain.identifiers import AccountId, InstrumentId
 from quantdesk.domain.values import Currency
 from quantdesk.errors import NotFound
@@ -36,6 +38,7 @@ def test_two_accounts_with_their_own_summaries(gateway_broker: Any) -> None:
             assert first.net_liquidation.amount == Decimal("250000.00")
             assert first.base_currency == Currency("USD")
             assert first.cash_balance("USD") == Decimal("250000.00")
+            assert dict(first.exchange_rates) == {Currency("USD"): Decimal(1)}
             second = await broker.account_summary(AccountId("DU1000002"))
             assert second.net_liquidation.amount == Decimal("750000.00")
             assert second.buying_power.amount == Decimal("3000000.00")
@@ -64,10 +67,12 @@ def test_positions_per_account_with_the_multiplier_divided_out(gateway_broker: A
             )  # fmt: skip
             assert fut.account == AccountId("DU1000002")
             assert fut.instrument_id.value.startswith("ES.FUT.CME.USD.")
+            assert aapl.currency == fut.currency == Currency("USD")
             assert (fut.quantity, fut.average_cost, fut.multiplier) == (Decimal(-2), Decimal(5000), Decimal(50))
             assert [p.account for p in await broker.positions(AccountId("DU1000002"))] == [AccountId("DU1000002")]
             pushed = [r for r in reports if isinstance(r, PositionReport)]
             assert {p.account.value for p in pushed} == set(ACCOUNTS)
+            assert {p.currency for p in pushed} == {Currency("USD")}
 
     asyncio.run(main())
 
@@ -85,3 +90,22 @@ def test_portfolio_with_market_prices_for_a_single_account_login(gateway_broker:
             assert summary.gross_position_value.amount > 0
 
     asyncio.run(main())
+
+
+def test_the_summary_carries_ibs_exchange_rate_per_currency() -> None:
+    """A multi-currency ledger as IB sends it (the gateway's accounts are single-currency): rates into the base."""
+    lines = [
+        ("NetLiquidation", "120000.50", "USD"), ("CashBalance", "50000", "USD"), ("CashBalance", "-2000", "EUR"),
+        ("CashBalance", "1000000", "JPY"), ("ExchangeRate", "1.00", "BASE"), ("ExchangeRate", "1.00", "USD"),
+        ("ExchangeRate", "1.0843", "EUR"), ("ExchangeRate", "0.0067", "JPY"), ("ExchangeRate", "", "GBP"),
+        ("ExchangeRate", "1.27", "GBP"),
+    ]  # fmt: skip
+    values = [AccountValue("U1", tag, value, ccy, "") for tag, value, ccy in lines]
+    values.append(AccountValue("U2", "ExchangeRate", "9.99", "CHF", ""))  # another account's line
+    snap = snapshot_from_values(AccountId("U1"), values)
+    assert snap.base_currency == Currency("USD")
+    assert {c.code: r for c, r in snap.exchange_rates.items()} == {
+        "EUR": Decimal("1.0843"), "GBP": Decimal("1.27"), "JPY": Decimal("0.0067"), "USD": Decimal(1),
+    }  # fmt: skip
+    assert snap.exchange_rate("EUR") == Decimal("1.0843")
+    assert snap.exchange_rate("CHF") is None

@@ -5,7 +5,8 @@ two by default). Everything here takes an optional account and answers for one a
 
 * :meth:`AccountService.summary` → ``AccountSnapshot``: net liquidation, buying power, initial and maintenance
   margin, excess liquidity, gross position value (IB's ``accountSummary`` tags, base currency), and cash per
-  currency (the ``$LEDGER`` ``CashBalance`` lines; ``BASE`` is skipped).
+  currency (the ``$LEDGER`` ``CashBalance`` lines; ``BASE`` is skipped) with each currency's ``ExchangeRate`` into
+  the base (what pre-trade risk converts instrument-currency amounts with).
 * :meth:`AccountService.positions` → ``PositionReport`` per account and contract. IB's ``avgCost`` for derivatives
   includes the multiplier (an ES future bought at 5000 shows 250000): it is divided out, so ``average_cost`` is per
   unit as the report type requires.
@@ -54,6 +55,7 @@ def snapshot_from_values(account: AccountId, values: list[AccountValue], ts: dat
     figures: dict[str, Decimal] = {}
     base = ""
     cash: dict[str, Decimal] = {}
+    rates: dict[str, Decimal] = {}
     total_cash: Decimal | None = None
     for v in values:
         if v.account != account.value:
@@ -69,6 +71,8 @@ def snapshot_from_values(account: AccountId, values: list[AccountValue], ts: dat
             cash[v.currency] = amount
         elif v.tag == "TotalCashValue" and v.currency not in ("", "BASE"):
             total_cash = amount
+        elif v.tag == "ExchangeRate" and v.currency not in ("", "BASE") and amount > 0:
+            rates[v.currency] = amount
     if "net_liquidation" not in figures:
         raise BrokerError(
             f"IB sent no NetLiquidation for account {account}",
@@ -89,6 +93,7 @@ def snapshot_from_values(account: AccountId, values: list[AccountValue], ts: dat
         maintenance_margin=max(figures.get("maintenance_margin", Decimal(0)), Decimal(0)),
         excess_liquidity=figures.get("excess_liquidity"),
         gross_position_value=max(figures.get("gross_position_value", Decimal(0)), Decimal(0)),
+        exchange_rates=rates,
     )
 
 
@@ -177,10 +182,12 @@ class AccountService:
             if not p.position:
                 continue
             cost, multiplier = unit_cost(p.avgCost, p.contract)
+            inst = self._instrument(p.contract)
             out.append(
                 PositionReport(
                     account=AccountId(p.account),
-                    instrument_id=self._instrument(p.contract).id,
+                    instrument_id=inst.id,
+                    currency=inst.currency,
                     quantity=Decimal(repr(float(p.position))),
                     average_cost=cost,
                     ts=now,
@@ -199,10 +206,12 @@ class AccountService:
             if not item.position:
                 continue
             cost, multiplier = unit_cost(item.averageCost, item.contract)
+            inst = self._instrument(item.contract)
             out.append(
                 PositionReport(
                     account=AccountId(item.account),
-                    instrument_id=self._instrument(item.contract).id,
+                    instrument_id=inst.id,
+                    currency=inst.currency,
                     quantity=Decimal(repr(float(item.position))),
                     average_cost=cost,
                     ts=now,

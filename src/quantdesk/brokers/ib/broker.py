@@ -245,10 +245,12 @@ class IBBroker:
 
     def _on_position(self, position: Position) -> None:
         cost, multiplier = unit_cost(position.avgCost, position.contract)
+        inst = self.contracts.instrument_for(position.contract)
         self._emit(
             PositionReport(
                 account=AccountId(position.account),
-                instrument_id=self.contracts.instrument_for(position.contract).id,
+                instrument_id=inst.id,
+                currency=inst.currency,
                 quantity=Decimal(repr(float(position.position))),
                 average_cost=cost,
                 ts=datetime.now(UTC),
