@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 import quantdesk.cli.main
 from quantdesk.cli import commands
+from quantdesk.cli.output import error_line
+from quantdesk.errors import ValidationError
 
 app = typer.Typer()
 app.callback()(quantdesk.cli.main.main)
@@ -62,6 +64,27 @@ def test_reconcile_against_a_fresh_gateway_is_clean(cli: Any) -> None:
     text = cli("reconcile", "--broker", "gateway")
     assert text.exit_code == 0, text.output
     assert "no breaks" in text.stdout
+
+
+def test_reconcile_compares_the_broker_with_a_target_file(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "target.csv"
+    target.write_text("symbol,quantity\nAAPL,10\nMSFT,0\n")
+    doc = as_json(cli("reconcile", "--broker", "gateway", "--target", str(target), "--json"))
+    assert doc["clean"] is False
+    (brk,) = doc["breaks"]  # the fresh paper account holds nothing: AAPL is off target, MSFT flat as wanted
+    assert (brk["kind"], brk["instrument_id"], brk["target"], brk["broker"], brk["database"]) == (
+        "target_mismatch", "AAPL.STK.SMART.USD", "10", "0", "0",
+    )  # fmt: skip
+    assert doc["positions"]["MSFT.STK.SMART.USD"] == {"target": "0", "broker": "0", "database": "0"}
+    text = cli("reconcile", "--broker", "gateway", "--target", str(target))
+    assert text.exit_code == 0, text.output
+    assert "target_mismatch" in text.stdout
+    assert "target" in text.stdout.split("Positions", 1)[1]
+    target.write_text("symbol,quantity\nAAPL,ten\n")
+    bad = cli("reconcile", "--broker", "gateway", "--target", str(target))
+    assert bad.exit_code != 0
+    assert isinstance(bad.exception, ValidationError)  # main.run prints it as one line
+    assert error_line(bad.exception).startswith("error: --target line 2 quantity: is not a number: 'ten'")
 
 
 def test_an_unreachable_broker_is_one_clear_line(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ from quantdesk.domain.side import OrderSide
 from quantdesk.domain.targets import TargetWeights
 from quantdesk.errors import DataError, RiskRejected, ValidationError
 from quantdesk.execution.fees import IbFixed, NoFees
+from quantdesk.portfolio.holdings import load_target_file
 from quantdesk.portfolio.rebalance import (
     Holdings,
     RebalanceSettings,
@@ -308,6 +309,26 @@ def test_bad_holdings_files_name_the_problem(tmp_path: Path) -> None:
     assert exc2.value.field == "positions_file line 2 quantity"
     with pytest.raises(DataError):
         load_holdings_file(tmp_path / "missing.csv")
+
+
+def test_a_target_file_maps_symbols_to_the_held_instruments_and_keeps_zeros(tmp_path: Path) -> None:
+    f = tmp_path / "target.csv"
+    f.write_text("symbol,quantity\nAAPL,10\nMSFT,0\nSAP,5\nES.FUT.CME.USD.20250321,-2\nAAPL,5\nCASH,100\n")
+    held = [InstrumentId("AAPL.STK.NASDAQ.USD"), InstrumentId("ES.FUT.CME.USD.20250321")]
+    target = load_target_file(f, held)
+    assert target == {
+        InstrumentId("AAPL.STK.NASDAQ.USD"): D(15),  # the held listing, both rows summed
+        InstrumentId("MSFT.STK.SMART.USD"): D(0),  # flat is a target too
+        InstrumentId("SAP.STK.SMART.USD"): D(5),
+        InstrumentId("ES.FUT.CME.USD.20250321"): D(-2),
+    }
+    f.write_text("symbol,quantity\nAAPL,ten\n")
+    with pytest.raises(ValidationError) as exc:
+        load_target_file(f, held)
+    assert exc.value.field == "target line 2 quantity"
+    with pytest.raises(DataError) as missing:
+        load_target_file(tmp_path / "nope.csv", held, option="--target")
+    assert missing.value.field == "--target"
 
 
 class FakeBroker:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -39,22 +40,36 @@ VenueOpt = Annotated[
 ]
 
 
+TargetOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--target",
+        help="Target positions to compare with the broker's: CSV symbol,quantity or JSON, as --positions-file "
+        "of rebalance (a 0 means flat; cash is ignored).",
+    ),
+]
+
+
 def reconcile(
-    ctx: typer.Context, broker: VenueOpt = Venue.IB, account: AccountOpt = None, json_: JsonFlag = False
+    ctx: typer.Context,
+    broker: VenueOpt = Venue.IB,
+    account: AccountOpt = None,
+    target: TargetOpt = None,
+    json_: JsonFlag = False,
 ) -> None:
     """Compare the database with the broker (orders, fills, positions), apply what it can and list every break."""
     settings = settings_from(ctx)
     out = output_from(json_)
-    document = asyncio.run(_reconcile(settings, broker, account))
+    document = asyncio.run(_reconcile(settings, broker, account, target))
     _print_reconciliation(out, document)
 
 
-async def _reconcile(settings: Settings, venue: Venue, account: str | None) -> dict[str, Any]:
+async def _reconcile(settings: Settings, venue: Venue, account: str | None, target: Path | None) -> dict[str, Any]:
     from quantdesk.services.portfolio import open_broker
     from quantdesk.services.trading import reconcile_account
 
     async with open_broker(venue.value, settings) as broker:
-        return (await reconcile_account(settings, broker, account)).to_dict()
+        return (await reconcile_account(settings, broker, account, target)).to_dict()
 
 
 def _print_reconciliation(out: Output, doc: dict[str, Any]) -> None:
@@ -76,10 +91,14 @@ def _print_reconciliation(out: Output, doc: dict[str, Any]) -> None:
             ],
         )  # fmt: skip
     if doc["positions"]:
+        with_target = any(v["target"] is not None for v in doc["positions"].values())
         out.table(
             "Positions",
-            ["instrument", "broker", "database"],
-            [[k, v["broker"], v["database"]] for k, v in doc["positions"].items()],
+            ["instrument", *(["target"] if with_target else []), "broker", "database"],
+            [
+                [k, *([v["target"] or ""] if with_target else []), v["broker"], v["database"]]
+                for k, v in doc["positions"].items()
+            ],
         )
 
 

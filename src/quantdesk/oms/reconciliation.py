@@ -8,7 +8,8 @@ and ``orderRef`` (our ``ClientOrderId``), one pass:
 2. every execution at the broker is recorded unless it is already (**fills that happened while we were away**);
 3. every order we think is live but the broker does not show is **marked**: CANCELLED "never reached the broker"
    when it was never acknowledged, CANCELLED "vanished at the broker" otherwise;
-4. positions: the database's (from its fills) against the broker's, and the target's when one is given.
+4. positions: the database's (from its fills) against the broker's, and the broker's against the target's when
+   one is given (``quantdesk reconcile --target``; a target of 0 means flat).
 
 Every difference is a :class:`Break`: logged, stored in ``reconciliation_breaks`` and shown by ``quantdesk
 reconcile``. Nothing is ever re-sent: an intent that never reached the broker is closed, and the next rebalance
@@ -68,6 +69,7 @@ class ReconciliationReport:
     executions: int
     breaks: tuple[Break, ...] = field(default_factory=tuple)
     positions: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # instrument -> (broker, db)
+    target: Mapping[str, Decimal] = field(default_factory=dict)  # instrument -> wanted quantity, when given
 
     @property
     def clean(self) -> bool:
@@ -86,7 +88,10 @@ class ReconciliationReport:
             "broker_orders": self.broker_orders,
             "executions": self.executions,
             "breaks": [b.to_dict() for b in self.breaks],
-            "positions": {k: {"broker": str(b), "database": str(d)} for k, (b, d) in self.positions.items()},
+            "positions": {
+                k: {"target": _text(self.target.get(k)), "broker": str(b), "database": str(d)}
+                for k, (b, d) in self.positions.items()
+            },
         }
 
 
@@ -153,7 +158,9 @@ async def reconcile(
     await manager.flush()
     await manager.refresh_book()  # the broker's positions already hold the fills applied above
     positions = await _compare_positions(manager, target, breaks)
-    result = ReconciliationReport(now, len(open_reports) + len(done_reports), len(executions), tuple(breaks), positions)
+    result = ReconciliationReport(
+        now, len(open_reports) + len(done_reports), len(executions), tuple(breaks), positions, dict(target or {})
+    )
     for b in breaks:
         log.warning("reconciliation break %s (%s): %s", b.kind, b.resolution, b.message)
     if store and breaks:
@@ -202,8 +209,9 @@ async def _compare_positions(
     broker_positions = {p.instrument_id.value: p.quantity for p in await manager.broker.positions(manager.account)}
     account = str(manager.account) if manager.account is not None else None
     ledger = await asyncio.to_thread(ledger_positions, manager.journal.engine, account)
+    wanted = target or {}
     out: dict[str, tuple[Decimal, Decimal]] = {}
-    for iid in sorted(set(broker_positions) | set(ledger)):
+    for iid in sorted(set(broker_positions) | set(ledger) | set(wanted)):
         b, d = broker_positions.get(iid, Decimal(0)), ledger.get(iid, Decimal(0))
         out[iid] = (b, d)
         if b != d:
@@ -211,14 +219,16 @@ async def _compare_positions(
                 Break("position_mismatch", f"{iid}: broker {b}, database {d}", "reported", instrument_id=iid,
                       broker=str(b), database=str(d))
             )  # fmt: skip
-    for iid, wanted in (target or {}).items():
-        held = broker_positions.get(iid, Decimal(0))
-        if held != wanted:
+        if iid in wanted and wanted[iid] != b:
             breaks.append(
-                Break("target_mismatch", f"{iid}: target {wanted}, broker {held}", "reported", instrument_id=iid,
-                      target=str(wanted), broker=str(held))
+                Break("target_mismatch", f"{iid}: target {wanted[iid]}, broker {b}", "reported", instrument_id=iid,
+                      target=str(wanted[iid]), broker=str(b), database=str(d))
             )  # fmt: skip
     return out
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def ledger_positions(engine: Engine, account: str | None = None) -> dict[str, Decimal]:

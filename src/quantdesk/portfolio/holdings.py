@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from quantdesk.domain.identifiers import AccountId, InstrumentId
+from quantdesk.domain.instrument_codes import AssetClass
 from quantdesk.domain.instruments import Instrument, Stock
 from quantdesk.domain.targets import AssetKey
 from quantdesk.domain.values import USD, ZERO, Currency, Numeric, to_decimal
@@ -27,10 +28,20 @@ from quantdesk.errors import DataError, QuantdeskError
 if TYPE_CHECKING:
     from quantdesk.brokers.base import Broker
 
-__all__ = ["CASH_SYMBOL", "Holdings", "load_holdings_file", "quotes_from_broker", "snapshot_from_broker", "symbol_of"]
+__all__ = [
+    "CASH_SYMBOL",
+    "Holdings",
+    "load_holdings_file",
+    "load_target_file",
+    "quotes_from_broker",
+    "snapshot_from_broker",
+    "symbol_of",
+]
 
 CASH_SYMBOL = "CASH"
 """The symbol of the cash row in a positions CSV."""
+
+_ASSET_CODES = frozenset(a.value for a in AssetClass)
 
 
 def symbol_of(key: AssetKey) -> str:
@@ -127,15 +138,22 @@ async def quotes_from_broker(
     return out
 
 
-def load_holdings_file(path: Path | str, *, cash: Numeric | None = None, currency: str = "USD") -> Holdings:
-    """Holdings from a CSV (``symbol,quantity[,price]``, cash as a ``CASH`` row) or a JSON file.
+@dataclass(frozen=True, slots=True)
+class _PositionsFile:
+    """What a positions file says, before any rule of its use: quantities (zeros kept), prices, cash, currency."""
 
-    JSON: ``{"cash": 10000, "currency": "USD", "account": "DU1", "positions": {"AAPL": 10}}`` (positions may
-    also be a list of ``{"symbol", "quantity", "price"}``). ``cash`` overrides the file's cash.
-    """
+    quantities: dict[str, Decimal]
+    marks: dict[str, Decimal]
+    cash: Any
+    currency: str
+    account: str | None
+
+
+def _read_positions_file(path: Path | str, currency: str, option: str) -> _PositionsFile:
+    """Parse a CSV (``symbol,quantity[,price]``, cash as a ``CASH`` row) or a JSON positions file."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"no such file: {p}", field="positions_file", value=str(p), hint="pass a CSV or JSON file")
+        raise DataError(f"no such file: {p}", field=option, value=str(p), hint="pass a CSV or JSON file")
     rows: list[dict[str, Any]]
     file_cash: Any = None
     account: str | None = None
@@ -143,9 +161,9 @@ def load_holdings_file(path: Path | str, *, cash: Numeric | None = None, currenc
         try:
             doc = json.loads(p.read_text())
         except json.JSONDecodeError as exc:
-            raise DataError(f"{p.name} is not valid JSON: {exc}", field="positions_file", value=str(p)) from None
+            raise DataError(f"{p.name} is not valid JSON: {exc}", field=option, value=str(p)) from None
         if not isinstance(doc, dict):
-            raise DataError(f"{p.name} must hold an object", field="positions_file", hint='{"cash": …, "positions": …}')
+            raise DataError(f"{p.name} must hold an object", field=option, hint='{"cash": …, "positions": …}')
         file_cash, currency, account = doc.get("cash"), doc.get("currency", currency), doc.get("account")
         raw = doc.get("positions", {})
         rows = [{"symbol": k, "quantity": v} for k, v in raw.items()] if isinstance(raw, dict) else list(raw)
@@ -156,29 +174,66 @@ def load_holdings_file(path: Path | str, *, cash: Numeric | None = None, currenc
             if not {"symbol", "quantity"} <= fields:
                 raise DataError(
                     f"{p.name} needs the columns symbol,quantity (got {', '.join(sorted(fields))})",
-                    field="positions_file",
+                    field=option,
                     hint="first line: symbol,quantity[,price]; cash as a row CASH,<amount>",
                 )
             rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in reader]
-    positions: dict[str, Decimal] = {}
+    quantities: dict[str, Decimal] = {}
     marks: dict[str, Decimal] = {}
     for n, row in enumerate(rows, start=2):
         sym = str(row.get("symbol", "")).strip()
-        where = f"positions_file line {n}" if p.suffix.lower() != ".json" else f"positions[{sym or n}]"
+        where = f"{option} line {n}" if p.suffix.lower() != ".json" else f"positions[{sym or n}]"
         if not sym:
             raise DataError("a row has no symbol", field=where, hint="fill the symbol column")
         if sym.upper() == CASH_SYMBOL:
             file_cash = row.get("quantity")
             continue
-        positions[sym] = positions.get(sym, ZERO) + to_decimal(row.get("quantity", ""), f"{where} quantity")
+        quantities[sym] = quantities.get(sym, ZERO) + to_decimal(row.get("quantity", ""), f"{where} quantity")
         if row.get("price") not in (None, ""):
             marks[sym] = to_decimal(row["price"], f"{where} price")
-    chosen = cash if cash is not None else file_cash
+    return _PositionsFile(quantities, marks, file_cash, str(currency), account)
+
+
+def load_holdings_file(
+    path: Path | str, *, cash: Numeric | None = None, currency: str = "USD", option: str = "positions_file"
+) -> Holdings:
+    """Holdings from a CSV (``symbol,quantity[,price]``, cash as a ``CASH`` row) or a JSON file.
+
+    JSON: ``{"cash": 10000, "currency": "USD", "account": "DU1", "positions": {"AAPL": 10}}`` (positions may
+    also be a list of ``{"symbol", "quantity", "price"}``). ``cash`` overrides the file's cash. Errors name
+    ``option``, the setting or command-line option the path came from.
+    """
+    parsed = _read_positions_file(path, currency, option)
+    chosen = cash if cash is not None else parsed.cash
     if chosen is None:
         raise DataError(
-            f"{p.name} gives no cash amount",
+            f"{Path(path).name} gives no cash amount",
             field="cash",
             hint="add a row CASH,<amount> (CSV), a 'cash' key (JSON) or pass --cash",
         )
-    acct = AccountId(account) if account else None
-    return Holdings.of(positions, chosen, currency=currency, account=acct, marks=marks)
+    acct = AccountId(parsed.account) if parsed.account else None
+    return Holdings.of(parsed.quantities, chosen, currency=parsed.currency, account=acct, marks=parsed.marks)
+
+
+def load_target_file(
+    path: Path | str, held: Iterable[InstrumentId], *, currency: str = "USD", option: str = "target"
+) -> dict[InstrumentId, Decimal]:
+    """Target quantities per instrument from a positions file (the format ``load_holdings_file`` reads; no cash).
+
+    A bare symbol means the ``held`` stock of that symbol when there is one, else the SMART-routed stock in the
+    file's currency; a full instrument id (``ES.FUT.CME.USD.20250321``) is taken as it is. A quantity of zero
+    stays in the target: the position should be flat.
+    """
+    parsed = _read_positions_file(path, currency, option)
+    stocks = {symbol_of(iid): iid for iid in held if symbol_of(iid) != iid.value}
+    out: dict[InstrumentId, Decimal] = {}
+    for key, qty in parsed.quantities.items():
+        parts = key.split(".")
+        if len(parts) >= 4 and parts[1] in _ASSET_CODES:
+            iid = InstrumentId(key)
+        elif key in stocks:
+            iid = stocks[key]
+        else:
+            iid = Stock(key, currency=Currency.of(parsed.currency)).id
+        out[iid] = out.get(iid, ZERO) + qty
+    return out

@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -30,6 +31,7 @@ from quantdesk.persistence import commands, create_db_engine
 from quantdesk.persistence.journal import AccountSnapshotOp, Journal
 from quantdesk.persistence.models import AccountSnapshotRow
 from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, RunRepository, TradingState
+from quantdesk.portfolio.holdings import load_target_file
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
@@ -71,6 +73,13 @@ class TradingSession:
         return {k: v for k, v in out.items() if v != 0}
 
 
+def _chosen_account(settings: Settings, account: str | None) -> AccountId | None:
+    """The account asked for, else ib.account, else None (the broker's default)."""
+    if account:
+        return AccountId(account)
+    return AccountId(settings.ib.account) if settings.ib.account else None
+
+
 def migrated_engine(settings: Settings) -> Engine:
     """The engine for ``database.url``, migrated to the newest schema first (logged when it changes anything)."""
     url = settings.database.url
@@ -90,8 +99,12 @@ async def trading_session(
     mode: str = "paper",
     monitor_interval: float = 1.0,
     account_refresh: float = 30.0,
+    target: Mapping[str, Decimal] | None = None,
 ) -> AsyncIterator[TradingSession]:
-    """An OMS on ``broker`` and the configured database; see the module docstring."""
+    """An OMS on ``broker`` and the configured database; see the module docstring.
+
+    ``target`` (quantity per instrument id) is compared with the broker's positions by the first reconciliation.
+    """
     engine = await asyncio.to_thread(migrated_engine, settings)
     journal = Journal(engine)
     runs = RunRepository(engine)
@@ -111,7 +124,7 @@ async def trading_session(
     limiter = (
         OrderRateLimiter(settings.risk.max_orders_per_second) if settings.risk.rule_enabled("order_rate") else None
     )
-    chosen = AccountId(account) if account else (AccountId(settings.ib.account) if settings.ib.account else None)
+    chosen = _chosen_account(settings, account)
     manager = OrderManager(
         broker, journal, risk=risk, kill_switch=kill_switch, rate_limiter=limiter, run_id=run_id, account=chosen
     )
@@ -119,7 +132,7 @@ async def trading_session(
     tasks: set[asyncio.Task[object]] = set()
     try:
         await manager.start()
-        first = await reconcile(manager)
+        first = await reconcile(manager, target=target)
         session = TradingSession(manager, kill_switch, engine, first, [first])
 
         def on_reconnected() -> None:
@@ -267,7 +280,17 @@ async def cancel_working_orders(settings: Settings, broker: Broker) -> list[str]
         return [m.client_order_id.value for m in cancelled]
 
 
-async def reconcile_account(settings: Settings, broker: Broker, account: str | None = None) -> ReconciliationReport:
-    """Open a session (which reconciles on start) and return what it found."""
-    async with trading_session(settings, broker, account=account) as session:
+async def reconcile_account(
+    settings: Settings, broker: Broker, account: str | None = None, target_file: Path | None = None
+) -> ReconciliationReport:
+    """Open a session (which reconciles on start) and return what it found; with ``target_file`` (a positions
+    file, see ``load_target_file``) the broker's positions are also compared with the target's."""
+    target = None
+    if target_file is not None:
+        chosen = _chosen_account(settings, account)
+        held = [p.instrument_id for p in await broker.positions(chosen)]
+        summary = await broker.account_summary(chosen)
+        loaded = load_target_file(target_file, held, currency=summary.base_currency.code, option="--target")
+        target = {iid.value: qty for iid, qty in loaded.items()}
+    async with trading_session(settings, broker, account=account, target=target) as session:
         return session.reconciliation
