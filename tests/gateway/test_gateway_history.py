@@ -30,13 +30,13 @@ def test_daily_bars_are_the_samples_closes(running: Any) -> None:
             day = gw.calendar.date_of(row)
             bar = by_date[day]
             closes = sample.column("AAPL")
-            assert (bar.open, bar.close, bar.volume) == (closes[row - 1], closes[row], 1_000_000)
+            assert (bar.open, bar.close, bar.volume) == (closes[row - 1], closes[row], 20_000_000)
             assert (bar.high, bar.low) == (max(closes[row - 1], closes[row]), min(closes[row - 1], closes[row]))
             for b in bars[:-1]:
                 r = gw.calendar.row_of_date(b.date)
                 assert b.close == closes[r]
             assert bars[-1].date == gw.calendar.date_of(sample.row_of(REPLAY))  # today's partial bar
-            assert bars[-1].volume < 1_000_000
+            assert bars[-1].volume < 20_000_000
 
     asyncio.run(main())
 

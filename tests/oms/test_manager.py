@@ -323,6 +323,71 @@ def test_an_order_above_the_participation_cap_is_sent_in_slices(db_url: str) -> 
     run(main)
 
 
+def test_a_sliced_order_submitted_again_is_not_sliced_twice(db_url: str) -> None:
+    async def main() -> None:
+        broker, market = await connected(db_url)
+        cfg = settings_for(db_url, max_participation_pct=0.1, participation_interval=0.3)
+        async with trading_session(cfg, broker) as session:
+            manager = session.manager
+            manager.book.average_daily_volume[AAPL.id] = D(7_800_000)  # 10 shares a slice
+            order = Order.market(AAPL, OrderSide.BUY, 25, account=ACCOUNT)
+            first = await manager.submit(order, price=D("100"))
+            again = await manager.submit(order, price=D("100"))
+            assert again is first
+            family = manager.slicer.family(order.client_order_id)
+            assert [c.value for c in family] == [f"{order.client_order_id.value}.{i}" for i in (1, 2, 3)]
+            assert manager.slicer.schedule([order.client_order_id]) == pytest.approx(0.6)  # two children to go
+
+            async def ticking() -> None:
+                while True:
+                    market.tick()
+                    await asyncio.sleep(0.01)
+
+            ticker = asyncio.create_task(ticking())
+            assert await manager.slicer.wait([order.client_order_id], 5)
+            assert await manager.wait_terminal(family, 5)
+            ticker.cancel()
+            assert [manager.get(c).state.quantity for c in family] == [D(10), D(10), D(5)]  # type: ignore[union-attr]
+        assert len(broker.sent) == 3
+
+    run(main)
+
+
+def test_the_adv_is_learned_from_the_brokers_daily_bars(db_url: str) -> None:
+    from quantdesk.domain.market import Bar, BarSize
+    from quantdesk.errors import BrokerError
+    from quantdesk.oms.slicing import learn_adv
+
+    msft, jpm = Stock("MSFT"), Stock("JPM")
+    days = [
+        Bar(AAPL.id, BarSize.DAY_1, T0 - timedelta(days=d), D(100), D(100), D(100), D(100), D(1_000_000 * d))
+        for d in range(25, 0, -1)
+    ]
+
+    async def main() -> None:
+        broker = SimulatedBroker({ACCOUNT: 1_000_000}, bars=days)
+        await broker.connect()
+        broker.feed_quote(Quote(AAPL.id, T0, D("99.99"), D("100.01")))
+        original = broker.historical_bars
+
+        async def failing_for_jpm(instrument: Any, *args: Any, **kw: Any) -> Any:
+            if instrument.symbol == "JPM":
+                raise BrokerError("no market data permissions for JPM", field="instrument", value="JPM")
+            return await original(instrument, *args, **kw)
+
+        broker.historical_bars = failing_for_jpm  # type: ignore[method-assign]
+        async with trading_session(settings_for(db_url, adv_days=20), broker) as session:
+            learned = await learn_adv(session.manager, [AAPL, msft, jpm])
+            assert learned == {AAPL.id: D(10_500_000)}  # the last 20 bars: 20 .. 1 million, mean 10.5 million
+            assert session.manager.book.average_daily_volume == learned
+            assert await learn_adv(session.manager, [AAPL]) == {}  # known: not asked again
+        async with trading_session(settings_for(db_url, disabled_rules=["participation"]), broker) as session:
+            assert await learn_adv(session.manager, [AAPL]) == {}
+            assert session.manager.book.average_daily_volume == {}
+
+    run(main)
+
+
 def test_a_falling_probabilistic_sharpe_ratio_moves_the_kill_switch_to_reducing(db_url: str) -> None:
     from quantdesk.persistence import create_db_engine, upgrade
     from quantdesk.persistence.models import AccountSnapshotRow

@@ -16,7 +16,7 @@ from quantdesk.brokers.simulated import SimulatedBroker
 from quantdesk.config import Settings
 from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.instruments import Stock
-from quantdesk.domain.market import Quote
+from quantdesk.domain.market import Bar, BarSize, Quote
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
@@ -100,6 +100,36 @@ def test_plan_from_broker_then_execute_sells_first_and_reaches_the_plan() -> Non
         assert held == {t.instrument: t.target_quantity for t in plan.trades}
         assert all(r.status is OrderStatus.FILLED for r in done.reports)
         assert done.to_dict()["orders"][0]["side"] == "SELL"
+
+    asyncio.run(main())
+
+
+def test_an_order_above_the_participation_cap_goes_out_in_slices_sized_by_the_brokers_volume() -> None:
+    async def main() -> None:
+        # 10 % of the volume of one 0.05 s interval: ADV x 0.05 / 23,400 x 0.1 = 60 shares
+        days = [
+            Bar(Stock("MSFT").id, BarSize.DAY_1, T0 - timedelta(days=d), D(50), D(50), D(50), D(50), D(280_800_000))
+            for d in range(30, 0, -1)
+        ]
+        broker = SimulatedBroker({ACCOUNT: 100_000}, bars=days)
+        await broker.connect()
+        market = Market(broker)
+        market.tick()
+        plan = (await svc.plan_from_broker(TargetWeights.of({"MSFT": 0.08, "JPM": 0.02}), broker, Settings())).plan
+        cfg = Settings.model_validate({"risk": {"participation_interval": 0.05}})
+        async with market.running():
+            done = await svc.execute_plan(plan, broker, cfg, timeout=10)
+        assert done.complete, done.to_dict()
+        by_symbol = [(r.instrument_id.value.split(".")[0], r.quantity, r.status) for r in done.reports]
+        assert by_symbol == [
+            ("MSFT", D(60), OrderStatus.FILLED),
+            ("MSFT", D(60), OrderStatus.FILLED),
+            ("MSFT", D(40), OrderStatus.FILLED),
+            ("JPM", D(100), OrderStatus.FILLED),  # no daily bars: no ADV, so not sliced
+        ]
+        ids = [r.client_order_id.value for r in done.reports[:3]]
+        assert ids == [f"{ids[0][:-2]}.{i}" for i in (1, 2, 3)]
+        assert await positions(broker) == {"MSFT": D(160), "JPM": D(100)}
 
     asyncio.run(main())
 

@@ -83,6 +83,7 @@ disconnect_halt_seconds = 60.0  # HALTED after a broker disconnect longer than t
 max_orders_per_second = 45.0    # toward IB, which disconnects above 50 messages a second
 max_participation_pct = 0.1     # a child order takes at most 10% of the expected volume ...
 participation_interval = 60.0   # ... of one interval of this many seconds; larger orders are sliced
+adv_days = 20                   # the expected volume is the average of this many daily bars from the broker
 # Margin monitoring: margin use (of net liquidation) that warns, and that is critical
 margin_warning_pct = 0.5
 margin_critical_pct = 0.8
@@ -234,6 +235,7 @@ risk:
   max_orders_per_second: 45.0    # toward IB, which disconnects above 50 messages a second
   max_participation_pct: 0.1     # a child order takes at most 10% of the expected volume ...
   participation_interval: 60.0   # ... of one interval of this many seconds; larger orders are sliced
+  adv_days: 20                   # the expected volume is the average of this many daily bars from the broker
   # Margin monitoring: margin use (of net liquidation) that warns, and that is critical
   margin_warning_pct: 0.5
   margin_critical_pct: 0.8

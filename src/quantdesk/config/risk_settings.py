@@ -77,6 +77,9 @@ class RiskSettings(BaseModel):
     )
     max_participation_pct: float = fraction_field(0.10)
     participation_interval: float = seconds_field(60.0)
+    adv_days: int = Field(
+        20, ge=1, le=250, json_schema_extra=hint("use a whole number of daily bars in [1, 250] for the ADV")
+    )
     # margin monitoring
     margin_warning_pct: float = fraction_field(0.50)
     margin_critical_pct: float = fraction_field(0.80)

@@ -131,7 +131,7 @@ class ContractSpec:
     size_increment: str = "1"
     suggested_size_increment: str = "100"
     pricing: str = "spot"
-    daily_volume: float = 1_000_000.0
+    daily_volume: float = 20_000_000.0  # shares a session: a liquid S&P 500 name (participation slicing reads it)
     has_quotes: bool = True
     has_trades: bool = True
 

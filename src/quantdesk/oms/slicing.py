@@ -2,26 +2,36 @@
 
 The whole order is risk-checked first; then children ``<id>.1``, ``<id>.2``, … go through the ordinary submit path
 one per ``risk.participation_interval``, each with its own risk check and intent. A child is stored only when its
-turn comes, so a halt or a crash stops the rest and nothing that was not due is ever stored or sent.
+turn comes, so a halt or a crash stops the rest and nothing that was not due is ever stored or sent. The slicer
+remembers each parent's children, so the same parent submitted again returns its first child instead of slicing
+twice, and a caller can wait for the whole family (:meth:`ParticipationSlicer.wait`).
+
+The ADV comes from the broker's daily bars (:func:`learn_adv`, ``risk.adv_days`` sessions), learned once per
+instrument and session before a batch of orders; an instrument whose volume the broker cannot give is not sliced,
+and the warning says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
+from quantdesk.domain.instruments import Instrument
+from quantdesk.domain.market import BarSize
 from quantdesk.domain.orders import Order
-from quantdesk.errors import BrokerError, RiskRejected, ValidationError
+from quantdesk.errors import BrokerError, QuantdeskError, RiskRejected, ValidationError
 
 if TYPE_CHECKING:
     from quantdesk.oms.managed import ManagedOrder
     from quantdesk.oms.manager import OrderManager
 
-__all__ = ["ParticipationSlicer"]
+__all__ = ["ParticipationSlicer", "learn_adv"]
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +42,32 @@ class ParticipationSlicer:
     def __init__(self, manager: OrderManager) -> None:
         self.manager = manager
         self.tasks: dict[ClientOrderId, asyncio.Task[None]] = {}
+        self.children: dict[ClientOrderId, list[ClientOrderId]] = {}
+
+    def family(self, cid: ClientOrderId) -> list[ClientOrderId]:
+        """The children of a sliced parent (sent or not yet), else ``[cid]`` itself."""
+        return self.children.get(cid, [cid])
+
+    async def wait(self, parents: Iterable[ClientOrderId], timeout: float) -> bool:
+        """Wait until every one of ``parents`` has sent its last child (or stopped); False on timeout."""
+        pending = [t for p in parents if (t := self.tasks.get(p)) is not None]
+        if not pending:
+            return True
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        return not still
+
+    def schedule(self, parents: Iterable[ClientOrderId]) -> float:
+        """Seconds the slices of ``parents`` still need at most (the longest remaining schedule)."""
+        interval = self.manager.risk.settings.participation_interval
+        left = [sum(1 for c in self.children.get(p, ()) if self.manager.get(c) is None) * interval for p in parents]
+        return max(left, default=0.0)
 
     async def submit(self, order: Order, price: Decimal | None, sizes: list[Decimal]) -> ManagedOrder:
         """Check the whole order, send the first child now and schedule the others; returns the first child."""
         manager = self.manager
+        known = self.children.get(order.client_order_id)
+        if known is not None and (first_known := manager.get(known[0])) is not None:
+            return first_known
         now = manager.now()
         if price is not None:
             manager.book.set_price(order.instrument.id, price)
@@ -49,6 +81,7 @@ class ParticipationSlicer:
             replace(order, quantity=q, client_order_id=ClientOrderId(f"{parent.value}.{i}"))
             for i, q in enumerate(sizes, start=1)
         ]
+        self.children[parent] = [c.client_order_id for c in children]
         interval = manager.risk.settings.participation_interval
         manager.log_event(
             parent,
@@ -79,3 +112,38 @@ class ParticipationSlicer:
         """Stop sending the children not sent yet (the ones sent stay working)."""
         for task in list(self.tasks.values()):
             task.cancel()
+
+
+async def learn_adv(manager: OrderManager, instruments: Iterable[Instrument]) -> dict[InstrumentId, Decimal]:
+    """Average daily volume of the last ``risk.adv_days`` daily bars, for the instruments the book has none of.
+
+    Requested concurrently from the manager's broker and stored in ``manager.book.average_daily_volume``; returns
+    what it learned. Does nothing when the participation rule is disabled. An instrument without volume (an
+    error, no bars, a forex pair) is left out with a warning: it will not be sliced.
+    """
+    settings = manager.risk.settings
+    if not settings.rule_enabled("participation"):
+        return {}
+    wanted = {i.id: i for i in instruments if i.id not in manager.book.average_daily_volume}
+    if not wanted:
+        return {}
+    end = manager.now()
+    start = end - timedelta(days=settings.adv_days * 7 // 5 + 10)  # weekends and holidays
+    results = await asyncio.gather(
+        *(manager.broker.historical_bars(inst, BarSize.DAY_1, start, end) for inst in wanted.values()),
+        return_exceptions=True,
+    )
+    learned: dict[InstrumentId, Decimal] = {}
+    for (iid, inst), result in zip(wanted.items(), results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, QuantdeskError | TimeoutError):
+                raise result
+            log.warning("no average daily volume for %s (%s): its orders will not be sliced", inst, result)
+            continue
+        volumes = [b.volume for b in result[-settings.adv_days :] if b.volume > 0]
+        if not volumes:
+            log.warning("no daily volume for %s from the broker: its orders will not be sliced", inst)
+            continue
+        learned[iid] = sum(volumes, Decimal(0)) / len(volumes)
+    manager.book.average_daily_volume.update(learned)
+    return learned

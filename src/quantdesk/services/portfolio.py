@@ -7,6 +7,7 @@ paper-mode plan to a live (non-``D…``) account.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ from quantdesk.portfolio.rebalance import (
 )
 
 if TYPE_CHECKING:
+    from quantdesk.oms.managed import ManagedOrder
     from quantdesk.oms.manager import OrderManager
     from quantdesk.portfolio.optimize import OptimizationResult
     from quantdesk.services.trading import TradingSession
@@ -394,8 +396,10 @@ async def execute_plan(
     Paper by default: ``ensure_trading_mode(settings, confirm_live)`` decides, and a paper-mode plan for a live
     account (not ``D…``) is refused. Every order is checked by the pre-trade rules and persisted as an intent
     before it is sent (``session``, or a trading session opened here on ``broker``); an order a rule refuses is
-    listed in ``rejected`` with the rule's message and the others go on. Each group waits up to ``timeout`` seconds
-    for terminal states; orders still working then stay at the broker and the buys are held back (``skipped``).
+    listed in ``rejected`` with the rule's message and the others go on. An order above the participation cap
+    (the ADV learned from the broker's daily bars) goes out in timed slices, each reported on its own. Each group
+    waits up to ``timeout`` seconds, plus the time its slices need, for terminal states; orders still working then
+    stay at the broker and the buys are held back (``skipped``).
     ``poll_interval`` is kept for compatibility: the OMS is event driven.
     """
     cfg = settings or Settings()
@@ -423,8 +427,11 @@ async def _execute(
     session: TradingSession, plan: RebalancePlan, orders: Sequence[Order], mode: Mode, timeout: float
 ) -> ExecutionResult:
     from quantdesk.oms.fault_points import crash_point
+    from quantdesk.oms.slicing import learn_adv
 
     manager = session.manager
+    await learn_adv(manager, [o.instrument for o in orders])
+    loop = asyncio.get_running_loop()
     prices = {symbol_of(t.instrument): t.price for t in plan.trades}
     sent: list[Order] = []
     rejected: list[tuple[Order, str]] = []
@@ -443,7 +450,11 @@ async def _execute(
                 rejected.append((order, str(exc)))
                 continue
             sent.append(order)
-        await manager.wait_terminal([o.client_order_id for o in group], timeout)
+        parents = [o.client_order_id for o in group]
+        deadline = loop.time() + timeout + manager.slicer.schedule(parents)
+        await manager.slicer.wait(parents, deadline - loop.time())
+        family = [c for p in parents for c in manager.slicer.family(p)]
+        await manager.wait_terminal(family, max(deadline - loop.time(), 0.0))
     await manager.flush()
     reports = _reports(manager, sent)
     working = [r for r in reports if not r.status.is_terminal]
@@ -452,8 +463,12 @@ async def _execute(
 
 
 def _status(manager: OrderManager, order: Order) -> OrderStatus | None:
-    managed = manager.get(order.client_order_id)
-    return None if managed is None else managed.state.status
+    """The order's status; a sliced order's is FILLED only once every one of its children is."""
+    family = [manager.get(c) for c in manager.slicer.family(order.client_order_id)]
+    if any(m is None for m in family):
+        return None
+    statuses = {m.state.status for m in family if m is not None}
+    return statuses.pop() if len(statuses) == 1 else OrderStatus.PARTIALLY_FILLED
 
 
 def _side(orders: Iterable[Order], *, sell: bool) -> list[Order]:
@@ -461,29 +476,32 @@ def _side(orders: Iterable[Order], *, sell: bool) -> list[Order]:
 
 
 def _reports(manager: OrderManager, orders: Sequence[Order]) -> list[OrderStatusReport]:
+    """One report per order sent: each slice of a sliced order, the order itself otherwise."""
     out = []
-    for order in orders:
-        managed = manager.get(order.client_order_id)
-        if managed is None:
-            continue
-        state = managed.state
-        out.append(
-            OrderStatusReport(
-                broker_order_id=state.broker_order_id or BrokerOrderId(0),
-                client_order_id=order.client_order_id,
-                account=order.account,
-                instrument_id=order.instrument.id,
-                side=order.side,
-                order_type=order.order_type,
-                quantity=state.quantity,
-                filled_quantity=state.filled_quantity,
-                status=state.status,
-                ts=state.updated_at,
-                avg_fill_price=state.avg_fill_price,
-                limit_price=order.limit_price,
-                tif=order.tif,
-                reason=managed.reason,
-                error_code=managed.error_code,
-            )
-        )
+    for parent in orders:
+        for cid in manager.slicer.family(parent.client_order_id):
+            managed = manager.get(cid)
+            if managed is not None:
+                out.append(_report(managed, replace(parent, client_order_id=cid)))
     return out
+
+
+def _report(managed: ManagedOrder, order: Order) -> OrderStatusReport:
+    state = managed.state
+    return OrderStatusReport(
+        broker_order_id=state.broker_order_id or BrokerOrderId(0),
+        client_order_id=order.client_order_id,
+        account=order.account,
+        instrument_id=order.instrument.id,
+        side=order.side,
+        order_type=order.order_type,
+        quantity=state.quantity,
+        filled_quantity=state.filled_quantity,
+        status=state.status,
+        ts=state.updated_at,
+        avg_fill_price=state.avg_fill_price,
+        limit_price=order.limit_price,
+        tif=order.tif,
+        reason=managed.reason,
+        error_code=managed.error_code,
+    )
