@@ -70,9 +70,10 @@ from quantdesk.domain.side import OrderSide
 from quantdesk.oms.book import Book
 from quantdesk.oms.manager import OrderManager
 from quantdesk.persistence import create_db_engine, upgrade
-from quantdesk.persistence.journal import InsertIntent, Journal, _intent_row
+from quantdesk.persistence.journal import Journal
 from quantdesk.persistence.models import OrderIntentRow
 from quantdesk.persistence.repositories import KillSwitchRepository, RunRepository, TradingState
+from quantdesk.persistence.repositories.intent_records import intent_values
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
@@ -285,7 +286,7 @@ def naive_anchor(url: str, orders: Sequence[tuple[Order, Decimal]]) -> list[floa
     engine = create_db_engine(url)
     table = OrderIntentRow.__table__
     now = datetime.now(UTC)
-    rows = [_intent_row(InsertIntent(o, now)) for o, _ in orders]
+    rows = [intent_values(o, now, run_id=None, list_id=None, source="quantdesk") for o, _ in orders]
     update = (
         table.update()
         .where(table.c.client_order_id == bindparam("b_cid"))
