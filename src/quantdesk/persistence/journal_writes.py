@@ -55,10 +55,8 @@ def apply_ops(conn: Connection, ops: Sequence[JournalOp]) -> list[Any]:
 
 
 def _insert_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    wanted = {str(op.order.client_order_id) for op in ops}
-    stored: dict[str, Any] = {
-        row.client_order_id: row for row in conn.execute(select(_INTENTS).where(_INTENTS.c.client_order_id.in_(wanted)))
-    }
+    wanted = [str(op.order.client_order_id) for op in ops]
+    stored: dict[str, Any] = {row.client_order_id: row for row in conn.execute(_STORED_INTENTS, {"cids": wanted})}
     rows: list[dict[str, Any]] = []
     results: list[Any] = []
     for op in ops:
@@ -95,6 +93,12 @@ _KEY = (
     "tif",
     "account_id",
     "strategy_id",
+)
+
+
+# built once: the statement cache then skips compiling it for every batch
+_STORED_INTENTS = select(_INTENTS.c.client_order_id, *(_INTENTS.c[k] for k in _KEY)).where(
+    _INTENTS.c.client_order_id.in_(bindparam("cids", expanding=True))
 )
 
 
