@@ -87,7 +87,7 @@ def test_daily_bars_are_the_sample(gw: GatewayServer) -> None:
     assert [b.bar.close for b in bars] == [float(closes[r]) for r in range(r0, r1 + 1)]
     assert [b.bar.open for b in bars] == [float(closes[r - 1]) for r in range(r0, r1 + 1)]
     assert [b.bar.date for b in bars] == [f"{gw.calendar.date_of(r):%Y%m%d}" for r in range(r0, r1 + 1)]
-    assert all(b.bar.high == max(b.bar.open, b.bar.close) and b.bar.volume == 1e6 for b in bars)
+    assert all(b.bar.high == max(b.bar.open, b.bar.close) and b.bar.volume == 2e7 for b in bars)
 
 
 INTRADAY = [s for s in BarSize if s.duration < timedelta(days=1)]
@@ -185,7 +185,7 @@ def test_no_bar_shows_the_future() -> None:
     assert early == later[:30]
     (partial,) = gw.history.bars(spec, row * SESSION_SECONDS, now, BarSize.DAY_1, "TRADES")
     assert partial.bar.close == gw.market.price_at(spec, now)
-    assert partial.bar.volume < 1e6
+    assert partial.bar.volume < 2e7
 
 
 # --- request parameters --------------------------------------------------------------------------------------
