@@ -79,6 +79,7 @@ class Instrument:
     allows_fractional: bool = False
     con_id: int | None = None
     description: str | None = None
+    _key: InstrumentId = field(init=False, repr=False, compare=False)  # the id, built once (orders ask for it often)
 
     _asset_class: ClassVar[AssetClass | None] = None
     _tradable: ClassVar[bool] = True
@@ -115,6 +116,8 @@ class Instrument:
             set_field(self, name, to_positive(getattr(self, name), name))
         self._check_flags()
         self._validate()
+        parts = (self.symbol, kind.value, self.exchange, self.currency.code, *self._id_suffix())
+        set_field(self, "_key", InstrumentId(".".join(parts)))
 
     def _check_flags(self) -> None:
         if not isinstance(self.allows_fractional, bool):
@@ -179,8 +182,7 @@ class Instrument:
     @property
     def id(self) -> InstrumentId:
         """The stable key, e.g. ``AAPL.STK.SMART.USD`` (format in the module docstring)."""
-        parts = (self.symbol, self.asset_class.value, self.exchange, self.currency.code, *self._id_suffix())
-        return InstrumentId(".".join(parts))
+        return self._key
 
     def __str__(self) -> str:
         return self.id.value

@@ -191,7 +191,8 @@ def instrument_to_dict(instrument: Instrument) -> dict[str, Any]:
     """Every field of ``instrument`` plus its ``kind`` (IB ``secType``), JSON-safe."""
     out: dict[str, Any] = {"kind": instrument.asset_class.value}
     for f in fields(instrument):
-        out[f.name] = _encode(getattr(instrument, f.name))
+        if f.init:  # derived fields (the id) are rebuilt on load
+            out[f.name] = _encode(getattr(instrument, f.name))
     return out
 
 
@@ -202,7 +203,7 @@ def instrument_from_dict(data: Mapping[str, Any]) -> Instrument:
         cls = INSTRUMENT_CLASSES[AssetClass(raw_kind)]
     except ValueError:
         raise _bad(f"unknown instrument kind {raw_kind!r}", "instrument.kind", raw_kind) from None
-    names = {f.name for f in fields(cls)}
+    names = {f.name for f in fields(cls) if f.init}
     unknown = set(data) - names - {"kind"}
     if unknown:
         raise _bad(f"unknown instrument fields {sorted(unknown)}", "instrument", sorted(unknown))

@@ -76,7 +76,8 @@ def instrument_to_json(instrument: Instrument) -> dict[str, Any]:
     """A JSON-ready dict of the instrument's fields, with its class under ``kind``."""
     out: dict[str, Any] = {"kind": type(instrument).__name__}
     for f in fields(instrument):
-        out[f.name] = _plain(getattr(instrument, f.name))
+        if f.init:  # derived fields (the id) are rebuilt on load
+            out[f.name] = _plain(getattr(instrument, f.name))
     return out
 
 
