@@ -104,17 +104,22 @@ def test_plan_from_broker_then_execute_sells_first_and_reaches_the_plan() -> Non
     asyncio.run(main())
 
 
+async def broker_with_msft_volume() -> tuple[SimulatedBroker, Market]:
+    """MSFT trades 280.8 million shares a day: 10 % of one 0.05 s interval is 60 shares."""
+    days = [
+        Bar(Stock("MSFT").id, BarSize.DAY_1, T0 - timedelta(days=d), D(50), D(50), D(50), D(50), D(280_800_000))
+        for d in range(30, 0, -1)
+    ]
+    broker = SimulatedBroker({ACCOUNT: 100_000}, bars=days)
+    await broker.connect()
+    market = Market(broker)
+    market.tick()
+    return broker, market
+
+
 def test_an_order_above_the_participation_cap_goes_out_in_slices_sized_by_the_brokers_volume() -> None:
     async def main() -> None:
-        # 10 % of the volume of one 0.05 s interval: ADV x 0.05 / 23,400 x 0.1 = 60 shares
-        days = [
-            Bar(Stock("MSFT").id, BarSize.DAY_1, T0 - timedelta(days=d), D(50), D(50), D(50), D(50), D(280_800_000))
-            for d in range(30, 0, -1)
-        ]
-        broker = SimulatedBroker({ACCOUNT: 100_000}, bars=days)
-        await broker.connect()
-        market = Market(broker)
-        market.tick()
+        broker, market = await broker_with_msft_volume()
         plan = (await svc.plan_from_broker(TargetWeights.of({"MSFT": 0.08, "JPM": 0.02}), broker, Settings())).plan
         cfg = Settings.model_validate({"risk": {"participation_interval": 0.05}})
         async with market.running():
@@ -130,6 +135,21 @@ def test_an_order_above_the_participation_cap_goes_out_in_slices_sized_by_the_br
         ids = [r.client_order_id.value for r in done.reports[:3]]
         assert ids == [f"{ids[0][:-2]}.{i}" for i in (1, 2, 3)]
         assert await positions(broker) == {"MSFT": D(160), "JPM": D(100)}
+
+    asyncio.run(main())
+
+
+def test_slices_that_were_never_sent_are_reported_as_skipped() -> None:
+    async def main() -> None:
+        broker, market = await broker_with_msft_volume()
+        plan = (await svc.plan_from_broker(TargetWeights.of({"MSFT": 0.08}), broker, Settings())).plan
+        cfg = Settings.model_validate({"risk": {"participation_interval": 0.05, "max_trades_per_day": 1}})
+        async with market.running():
+            done = await svc.execute_plan(plan, broker, cfg, timeout=5)
+        assert not done.complete
+        assert [(r.quantity, r.status) for r in done.reports] == [(D(60), OrderStatus.FILLED)]
+        assert [o.quantity for o in done.skipped] == [D(60), D(40)]  # the second slice hit max_trades_per_day
+        assert "2 slice(s) not sent" in (done.reason or "")
 
     asyncio.run(main())
 

@@ -42,11 +42,16 @@ class ParticipationSlicer:
     def __init__(self, manager: OrderManager) -> None:
         self.manager = manager
         self.tasks: dict[ClientOrderId, asyncio.Task[None]] = {}
-        self.children: dict[ClientOrderId, list[ClientOrderId]] = {}
+        self.children: dict[ClientOrderId, list[Order]] = {}
 
     def family(self, cid: ClientOrderId) -> list[ClientOrderId]:
         """The children of a sliced parent (sent or not yet), else ``[cid]`` itself."""
-        return self.children.get(cid, [cid])
+        children = self.children.get(cid)
+        return [cid] if children is None else [c.client_order_id for c in children]
+
+    def unsent(self, cid: ClientOrderId) -> list[Order]:
+        """The children of a sliced parent not sent (yet, or ever: slicing stopped or the session closed)."""
+        return [c for c in self.children.get(cid, ()) if self.manager.get(c.client_order_id) is None]
 
     async def wait(self, parents: Iterable[ClientOrderId], timeout: float) -> bool:
         """Wait until every one of ``parents`` has sent its last child (or stopped); False on timeout."""
@@ -59,14 +64,13 @@ class ParticipationSlicer:
     def schedule(self, parents: Iterable[ClientOrderId]) -> float:
         """Seconds the slices of ``parents`` still need at most (the longest remaining schedule)."""
         interval = self.manager.risk.settings.participation_interval
-        left = [sum(1 for c in self.children.get(p, ()) if self.manager.get(c) is None) * interval for p in parents]
-        return max(left, default=0.0)
+        return max((len(self.unsent(p)) * interval for p in parents), default=0.0)
 
     async def submit(self, order: Order, price: Decimal | None, sizes: list[Decimal]) -> ManagedOrder:
         """Check the whole order, send the first child now and schedule the others; returns the first child."""
         manager = self.manager
         known = self.children.get(order.client_order_id)
-        if known is not None and (first_known := manager.get(known[0])) is not None:
+        if known is not None and (first_known := manager.get(known[0].client_order_id)) is not None:
             return first_known
         now = manager.now()
         if price is not None:
@@ -81,7 +85,7 @@ class ParticipationSlicer:
             replace(order, quantity=q, client_order_id=ClientOrderId(f"{parent.value}.{i}"))
             for i, q in enumerate(sizes, start=1)
         ]
-        self.children[parent] = [c.client_order_id for c in children]
+        self.children[parent] = children
         interval = manager.risk.settings.participation_interval
         manager.log_event(
             parent,
@@ -140,7 +144,8 @@ async def learn_adv(manager: OrderManager, instruments: Iterable[Instrument]) ->
                 raise result
             log.warning("no average daily volume for %s (%s): its orders will not be sliced", inst, result)
             continue
-        volumes = [b.volume for b in result[-settings.adv_days :] if b.volume > 0]
+        complete = [b for b in result if b.ts + BarSize.DAY_1.duration <= end]  # not today's partial session
+        volumes = [b.volume for b in complete[-settings.adv_days :] if b.volume > 0]
         if not volumes:
             log.warning("no daily volume for %s from the broker: its orders will not be sliced", inst)
             continue

@@ -440,7 +440,7 @@ async def _execute(
             continue
         if sent and not all(_status(manager, o) is OrderStatus.FILLED for o in sent if o.is_sell):
             reason = "buys held back: not every sell filled (run the rebalance again once they have)"
-            return ExecutionResult(mode, _reports(manager, sent), list(group), reason, rejected)
+            return ExecutionResult(mode, _reports(manager, sent), [*_unsent(manager, sent), *group], reason, rejected)
         if sent:
             crash_point("between_groups")
         for order in group:
@@ -458,8 +458,16 @@ async def _execute(
     await manager.flush()
     reports = _reports(manager, sent)
     working = [r for r in reports if not r.status.is_terminal]
-    note = f"{len(working)} order(s) still working after {timeout:.0f} s" if working else None
-    return ExecutionResult(mode, reports, [], note, rejected)
+    unsent = _unsent(manager, sent)
+    notes = [f"{len(working)} order(s) still working after {timeout:.0f} s"] if working else []
+    if unsent:
+        notes.append(f"{len(unsent)} slice(s) not sent: slicing stopped (the order events say why)")
+    return ExecutionResult(mode, reports, unsent, "; ".join(notes) or None, rejected)
+
+
+def _unsent(manager: OrderManager, sent: Sequence[Order]) -> list[Order]:
+    """The slices of sliced orders that were never sent."""
+    return [child for o in sent for child in manager.slicer.unsent(o.client_order_id)]
 
 
 def _status(manager: OrderManager, order: Order) -> OrderStatus | None:
