@@ -78,7 +78,7 @@ def test_reconcile_compares_the_broker_with_a_target_file(cli: Any, tmp_path: Pa
     assert doc["positions"]["MSFT.STK.SMART.USD"] == {"target": "0", "broker": "0", "database": "0"}
     text = cli("reconcile", "--broker", "gateway", "--target", str(target))
     assert text.exit_code == 0, text.output
-    assert "target_mismatch" in text.stdout
+    assert "1 break(s)" in text.stdout  # table cells may wrap, so the kind is checked in the JSON above
     assert "target" in text.stdout.split("Positions", 1)[1]
     target.write_text("symbol,quantity\nAAPL,ten\n")
     bad = cli("reconcile", "--broker", "gateway", "--target", str(target))

@@ -438,7 +438,7 @@ async def _execute(
     for group in (_side(orders, sell=True), _side(orders, sell=False)):
         if not group:
             continue
-        if sent and not all(_status(manager, o) is OrderStatus.FILLED for o in sent if o.is_sell):
+        if sent and not all(_filled(manager, o) for o in sent if o.is_sell):
             reason = "buys held back: not every sell filled (run the rebalance again once they have)"
             return ExecutionResult(mode, _reports(manager, sent), [*_unsent(manager, sent), *group], reason, rejected)
         if sent:
@@ -470,13 +470,10 @@ def _unsent(manager: OrderManager, sent: Sequence[Order]) -> list[Order]:
     return [child for o in sent for child in manager.slicer.unsent(o.client_order_id)]
 
 
-def _status(manager: OrderManager, order: Order) -> OrderStatus | None:
-    """The order's status; a sliced order's is FILLED only once every one of its children is."""
+def _filled(manager: OrderManager, order: Order) -> bool:
+    """True once the order, or every slice of a sliced order, is filled."""
     family = [manager.get(c) for c in manager.slicer.family(order.client_order_id)]
-    if any(m is None for m in family):
-        return None
-    statuses = {m.state.status for m in family if m is not None}
-    return statuses.pop() if len(statuses) == 1 else OrderStatus.PARTIALLY_FILLED
+    return all(m is not None and m.state.status is OrderStatus.FILLED for m in family)
 
 
 def _side(orders: Iterable[Order], *, sell: bool) -> list[Order]:
@@ -490,7 +487,7 @@ def _reports(manager: OrderManager, orders: Sequence[Order]) -> list[OrderStatus
         for cid in manager.slicer.family(parent.client_order_id):
             managed = manager.get(cid)
             if managed is not None:
-                out.append(_report(managed, replace(parent, client_order_id=cid)))
+                out.append(_report(managed, managed.order or parent))
     return out
 
 
