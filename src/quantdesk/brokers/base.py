@@ -22,7 +22,7 @@ from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId
 from quantdesk.domain.instruments import Instrument
 from quantdesk.domain.market import Bar, BarSize, Quote, TradeTick, require_utc
 from quantdesk.domain.order_lists import OrderList
-from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.order_types import OrderType, TimeInForce
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
@@ -84,6 +84,38 @@ class OrderStatusReport:
                 value=self.filled_quantity,
                 hint="the broker report is inconsistent; reconcile from executions",
             )
+
+    @classmethod
+    def of(
+        cls,
+        order: Order,
+        state: OrderState,
+        broker_order_id: BrokerOrderId,
+        *,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        reason: str | None = None,
+        error_code: int | None = None,
+    ) -> OrderStatusReport:
+        """The report of ``order`` in ``state``; prices default to the order's (pass the ones in force now)."""
+        return cls(
+            broker_order_id=broker_order_id,
+            client_order_id=order.client_order_id,
+            account=order.account,
+            instrument_id=order.instrument.id,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=state.quantity,
+            filled_quantity=state.filled_quantity,
+            status=state.status,
+            ts=state.updated_at,
+            avg_fill_price=state.avg_fill_price,
+            limit_price=order.limit_price if limit_price is None else limit_price,
+            stop_price=order.stop_price if stop_price is None else stop_price,
+            tif=order.tif,
+            reason=reason,
+            error_code=error_code,
+        )
 
     @property
     def remaining(self) -> Decimal:

@@ -178,23 +178,8 @@ class OrderJournal:
             view = self._engine.view(record.client_order_id)
             order, stop = view.order, view.stop
             limit = view.limit if view.limit is not None else order.limit_price
-        return OrderStatusReport(
-            broker_order_id=record.broker_order_id,
-            client_order_id=record.client_order_id,
-            account=order.account,
-            instrument_id=order.instrument.id,
-            side=order.side,
-            order_type=order.order_type,
-            quantity=state.quantity,
-            filled_quantity=state.filled_quantity,
-            status=state.status,
-            ts=state.updated_at,
-            avg_fill_price=state.avg_fill_price,
-            limit_price=limit,
-            stop_price=stop,
-            tif=order.tif,
-            reason=reason,
-            error_code=code,
+        return OrderStatusReport.of(
+            order, state, record.broker_order_id, limit_price=limit, stop_price=stop, reason=reason, error_code=code
         )
 
     def position_report(self, account: AccountId, position: Position, ts: datetime) -> PositionReport:

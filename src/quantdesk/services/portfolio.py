@@ -42,7 +42,6 @@ from quantdesk.portfolio.rebalance import (
 )
 
 if TYPE_CHECKING:
-    from quantdesk.oms.managed import ManagedOrder
     from quantdesk.oms.manager import OrderManager
     from quantdesk.portfolio.optimize import OptimizationResult
     from quantdesk.services.trading import TradingSession
@@ -487,26 +486,10 @@ def _reports(manager: OrderManager, orders: Sequence[Order]) -> list[OrderStatus
         for cid in manager.slicer.family(parent.client_order_id):
             managed = manager.get(cid)
             if managed is not None:
-                out.append(_report(managed, managed.order or parent))
+                state = managed.state
+                broker_id = state.broker_order_id or BrokerOrderId(0)
+                report = OrderStatusReport.of(
+                    managed.order or parent, state, broker_id, reason=managed.reason, error_code=managed.error_code
+                )
+                out.append(report)
     return out
-
-
-def _report(managed: ManagedOrder, order: Order) -> OrderStatusReport:
-    state = managed.state
-    return OrderStatusReport(
-        broker_order_id=state.broker_order_id or BrokerOrderId(0),
-        client_order_id=order.client_order_id,
-        account=order.account,
-        instrument_id=order.instrument.id,
-        side=order.side,
-        order_type=order.order_type,
-        quantity=state.quantity,
-        filled_quantity=state.filled_quantity,
-        status=state.status,
-        ts=state.updated_at,
-        avg_fill_price=state.avg_fill_price,
-        limit_price=order.limit_price,
-        tif=order.tif,
-        reason=managed.reason,
-        error_code=managed.error_code,
-    )
