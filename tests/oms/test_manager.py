@@ -132,6 +132,42 @@ def test_submitting_the_same_order_twice_sends_it_once_even_after_a_restart(db_u
     run(main)
 
 
+def test_orders_checked_while_others_are_being_stored_count_them(db_url: str) -> None:
+    async def main() -> None:
+        broker, _ = await connected(db_url)
+        async with trading_session(settings_for(db_url, max_trades_per_day=4), broker) as session:
+            # net liquidation 1,000,000: at most 10 % = 1,000 AAPL at 100; three 400s submitted at once
+            big = [Order.limit(AAPL, OrderSide.BUY, 400, D("99.5"), account=ACCOUNT) for _ in range(3)]
+            results = await asyncio.gather(*(session.manager.submit(o, price=D(100)) for o in big),
+                                           return_exceptions=True)  # fmt: skip
+            assert [type(r).__name__ for r in results] == ["ManagedOrder", "ManagedOrder", "RiskRejected"]
+            assert results[2].rule == "max_position"  # type: ignore[union-attr]
+            small = [Order.limit(AAPL, OrderSide.BUY, 1, D("99.5"), account=ACCOUNT) for _ in range(3)]
+            results = await asyncio.gather(*(session.manager.submit(o, price=D(100)) for o in small),
+                                           return_exceptions=True)  # fmt: skip
+            assert [getattr(r, "rule", None) for r in results] == [None, None, "max_trades_per_day"]
+        assert len(broker.sent) == 4
+
+    run(main)
+
+
+def test_the_same_order_submitted_twice_at_once_is_sent_once(db_url: str) -> None:
+    async def main() -> None:
+        broker, _ = await connected(db_url)
+        async with trading_session(settings_for(db_url), broker) as session:
+            order = Order.limit(AAPL, OrderSide.BUY, 10, D("99.5"), account=ACCOUNT)
+            first, second = await asyncio.gather(session.manager.submit(order), session.manager.submit(order))
+            assert first is second
+            assert first.state.status is OrderStatus.SUBMITTED
+            refused = Order.limit(AAPL, OrderSide.BUY, 10, D("150"), account=ACCOUNT)  # outside the price band
+            results = await asyncio.gather(session.manager.submit(refused), session.manager.submit(refused),
+                                           return_exceptions=True)  # fmt: skip
+            assert [type(r) for r in results] == [RiskRejected, RiskRejected]
+        assert broker.sent == [order.client_order_id]
+
+    run(main)
+
+
 def test_a_reused_client_order_id_with_other_terms_is_refused(db_url: str) -> None:
     async def main() -> None:
         broker, _ = await connected(db_url)

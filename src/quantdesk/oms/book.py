@@ -165,6 +165,18 @@ class Book:
             self.day, self.trades_today = today, 0
         self.trades_today += 1
 
+    def reserve(self, order: Order, now: datetime) -> None:
+        """Count an order the risk engine just passed, before its intent is stored, so that orders checked while
+        it is stored see it (working quantity and today's count)."""
+        self.count_order(now)
+        self.set_working(order.client_order_id, order.instrument.id, order.signed_quantity)
+
+    def release(self, order: Order, now: datetime) -> None:
+        """Undo :meth:`reserve` (the intent was not stored, or was stored by an earlier run)."""
+        self.set_working(order.client_order_id, order.instrument.id, _ZERO)
+        if self.day == now.date() and self.trades_today > 0:
+            self.trades_today -= 1
+
     def gross_exposure(self) -> Decimal:
         """Σ |position| × last price × multiplier × rate over positions with a known price and rate."""
         return self._gross

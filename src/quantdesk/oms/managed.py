@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,9 +15,13 @@ from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
+from quantdesk.errors import ValidationError
 from quantdesk.persistence.models import OrderIntentRow
+from quantdesk.persistence.repositories import StoredIntent
 
-__all__ = ["ManagedOrder", "OrderListener", "as_sent", "count_orders_today"]
+__all__ = ["ManagedOrder", "OrderListener", "as_sent", "count_orders_today", "rebuild_order"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, eq=False)
@@ -40,6 +45,16 @@ class ManagedOrder:
             return Decimal(0)
         return self.state.remaining if self.side is OrderSide.BUY else -self.state.remaining
 
+    def take_terms(self, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None) -> None:
+        """Keep the terms the broker confirmed after a modification (a price it did not report stays as it was)."""
+        if self.order is not None:
+            self.order = replace(
+                self.order,
+                quantity=quantity,
+                limit_price=limit_price if limit_price is not None else self.order.limit_price,
+                stop_price=stop_price if stop_price is not None else self.order.stop_price,
+            )
+
 
 OrderListener = Callable[[ManagedOrder], None]
 
@@ -58,3 +73,12 @@ def count_orders_today(engine: Engine, now: datetime) -> int:
     query = select(func.count()).where(c.created_at >= start, c.source == "quantdesk", c.status != "REJECTED")
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def rebuild_order(intent: StoredIntent) -> Order | None:
+    """The stored order's terms, or None (an adopted order, or terms this version cannot read: logged)."""
+    try:
+        return intent.to_order()
+    except ValidationError:
+        log.warning("cannot rebuild the order of intent %s from its stored terms", intent.client_order_id)
+        return None

@@ -39,13 +39,14 @@ from quantdesk.errors import (
     BrokerError,
     ConnectionLost,
     IllegalTransition,
+    NotFound,
     OrderRejected,
     RiskRejected,
     ValidationError,
 )
 from quantdesk.oms.book import Book
 from quantdesk.oms.fault_points import crash_point
-from quantdesk.oms.managed import ManagedOrder, OrderListener, as_sent, count_orders_today
+from quantdesk.oms.managed import ManagedOrder, OrderListener, as_sent, count_orders_today, rebuild_order
 from quantdesk.oms.slicing import ParticipationSlicer
 from quantdesk.persistence.journal import (
     AdoptIntent,
@@ -95,6 +96,7 @@ class OrderManager:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._server_offset = timedelta(0)
         self._orders: dict[ClientOrderId, ManagedOrder] = {}
+        self._submitting: dict[ClientOrderId, asyncio.Future[ManagedOrder]] = {}  # first submissions under way
         self._by_perm: dict[int, ManagedOrder] = {}
         self._listeners: list[OrderListener] = []
         self._remove_listener: Callable[[], None] | None = None
@@ -195,12 +197,35 @@ class OrderManager:
         """Validate, check risk, persist the intent, send; returns the order as acknowledged by the broker.
 
         ``price`` is the reference price for notional checks when the book has none for the instrument (a market
-        order needs one). Raises ``RiskRejected`` naming the rule, ``ValidationError`` for a reused id.
+        order needs one). Raises ``RiskRejected`` naming the rule, ``ValidationError`` for a reused id. The same
+        order submitted again while its first submission is still under way waits for that one and shares its
+        outcome: only the first ever sends.
         """
-        existing = self._orders.get(order.client_order_id)
+        cid = order.client_order_id
+        existing = self._orders.get(cid)
         if existing is not None:
             self._same_or_raise(existing, order)
             return existing
+        under_way = self._submitting.get(cid)
+        if under_way is not None:
+            managed = await asyncio.shield(under_way)
+            self._same_or_raise(managed, order)
+            return managed
+        outcome: asyncio.Future[ManagedOrder] = asyncio.get_running_loop().create_future()
+        self._submitting[cid] = outcome
+        try:
+            managed = await self._submit_once(order, price, list_id)
+        except BaseException as exc:
+            outcome.set_exception(exc)
+            outcome.exception()  # retrieved: a submission nobody else waited for is not an unhandled error
+            raise
+        else:
+            outcome.set_result(managed)
+            return managed
+        finally:
+            del self._submitting[cid]
+
+    async def _submit_once(self, order: Order, price: Decimal | None, list_id: str | None) -> ManagedOrder:
         adv = self.book.average_daily_volume.get(order.instrument.id)
         if list_id is None and needs_slicing(order.quantity, adv, self.risk.settings):
             return await self.slicer.submit(order, price, slice_quantity(order.quantity, adv, self.risk.settings))
@@ -259,16 +284,20 @@ class OrderManager:
         except RiskRejected as exc:
             self.record_rejection(order, now, exc)
             raise
+        self.book.reserve(order, now)  # before the await: orders checked meanwhile must see this one
         crash_point("before_intent")
-        created = await self.journal.write(InsertIntent(order, now, run_id=self.run_id, list_id=list_id))
+        try:
+            created = await self.journal.write(InsertIntent(order, now, run_id=self.run_id, list_id=list_id))
+        except BaseException:
+            self.book.release(order, now)
+            raise
         if not created:  # the database knows this id from an earlier run: load it, send nothing
+            self.book.release(order, now)
             stored = await asyncio.to_thread(OrderIntentRepository(self.journal.engine).get, order.client_order_id)
             return self._track_stored(stored, order)
         managed = ManagedOrder(order.client_order_id, order.instrument.id, order.side, OrderState.new(
             order.client_order_id, order.quantity, now), order=order)  # fmt: skip
         self._orders[order.client_order_id] = managed
-        self.book.count_order(now)
-        self.book.set_working(order.client_order_id, order.instrument.id, order.signed_quantity)
         return managed
 
     async def _fetch_price(self, order: Order) -> None:
@@ -337,14 +366,9 @@ class OrderManager:
     ) -> ManagedOrder:
         """Change a working order; a larger quantity or a new price goes through the risk checks again."""
         managed = self._require(client_order_id)
-        if managed.order is not None and (quantity is not None or limit_price is not None or stop_price is not None):
-            changes: dict[str, Any] = {}
-            if quantity is not None:
-                changes["quantity"] = quantity
-            if limit_price is not None:
-                changes["limit_price"] = limit_price
-            if stop_price is not None:
-                changes["stop_price"] = stop_price
+        asked = {"quantity": quantity, "limit_price": limit_price, "stop_price": stop_price}
+        changes: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
+        if managed.order is not None and changes:
             proposed = replace(managed.order, **changes)
             self.book.set_working(client_order_id, managed.instrument_id, Decimal(0))
             try:
@@ -358,13 +382,7 @@ class OrderManager:
         report = await self.broker.modify_order(
             client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price
         )
-        if managed.order is not None:
-            managed.order = replace(
-                managed.order,
-                quantity=report.quantity,
-                limit_price=report.limit_price if report.limit_price is not None else managed.order.limit_price,
-                stop_price=report.stop_price if report.stop_price is not None else managed.order.stop_price,
-            )
+        managed.take_terms(report.quantity, report.limit_price, report.stop_price)
         if report.quantity != managed.state.quantity and not managed.state.is_terminal:
             self._set_state(managed, managed.state.apply_modify(report.quantity, report.ts), event="modified")
         self.on_report(report)
@@ -392,8 +410,6 @@ class OrderManager:
     def _require(self, client_order_id: ClientOrderId) -> ManagedOrder:
         managed = self._orders.get(client_order_id)
         if managed is None:
-            from quantdesk.errors import NotFound
-
             raise NotFound(
                 f"no order {client_order_id} is tracked",
                 field="client_order_id",
@@ -523,7 +539,7 @@ class OrderManager:
             intent.instrument_id,
             intent.side,
             intent.state,
-            order=order or _rebuild(intent),
+            order=order or rebuild_order(intent),
             source=getattr(intent, "source", "quantdesk"),
         )
         if intent.state.is_terminal:
@@ -579,12 +595,3 @@ class OrderManager:
     def _write(self, op: Any) -> None:
         """Queue a journal write without waiting; failures are logged (the broker remains the source of truth)."""
         self.journal.post(op)
-
-
-def _rebuild(intent: StoredIntent) -> Order | None:
-    """The stored order's terms, or None (an adopted order, or terms this version cannot read: logged)."""
-    try:
-        return intent.to_order()
-    except ValidationError:
-        log.warning("cannot rebuild the order of intent %s from its stored terms", intent.client_order_id)
-        return None
