@@ -7,7 +7,8 @@ quantity once: :meth:`Book.set_working` takes an order's new remaining (zero onc
 Gross values are in the account's base currency: each instrument's value is converted at the exchange rate of its
 currency (from the account summary). An instrument whose currency has no rate is left out of the totals and named in
 the risk context, so the exposure rules refuse instead of comparing amounts in different currencies. Until the
-base currency is known (a book not yet filled from a broker) amounts are taken as they are.
+base currency is known (a book not yet filled from a broker) amounts are taken as they are, and so is a position
+whose currency no report gave (orders, fills and the brokers' position reports all carry it).
 """
 
 from __future__ import annotations
