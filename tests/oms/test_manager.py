@@ -151,6 +151,33 @@ def test_orders_checked_while_others_are_being_stored_count_them(db_url: str) ->
     run(main)
 
 
+def test_an_order_checked_while_a_larger_quantity_is_being_confirmed_counts_it(db_url: str) -> None:
+    async def main() -> None:
+        broker, _ = await connected(db_url)
+        original = broker.modify_order
+
+        async def slow_modify(*args: Any, **kw: Any) -> Any:
+            await asyncio.sleep(0.05)  # the round trip to the broker
+            return await original(*args, **kw)
+
+        broker.modify_order = slow_modify  # type: ignore[method-assign]
+        async with trading_session(settings_for(db_url), broker) as session:
+            first = Order.limit(AAPL, OrderSide.BUY, 400, D("99.5"), account=ACCOUNT)
+            await session.manager.submit(first, price=D(100))
+            other = Order.limit(AAPL, OrderSide.BUY, 400, D("99.5"), account=ACCOUNT)  # 800 + 400 > 1,000
+            modified, refused = await asyncio.gather(
+                session.manager.modify(first.client_order_id, quantity=D(800)),
+                session.manager.submit(other, price=D(100)),
+                return_exceptions=True,
+            )
+            assert modified.state.quantity == D(800)  # type: ignore[union-attr]
+            assert isinstance(refused, RiskRejected)
+            assert refused.rule == "max_position"
+            assert session.manager.book.working[AAPL.id] == D(800)
+
+    run(main)
+
+
 def test_the_same_order_submitted_twice_at_once_is_sent_once(db_url: str) -> None:
     async def main() -> None:
         broker, _ = await connected(db_url)

@@ -35,6 +35,7 @@ from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId
 from quantdesk.domain.order_lists import OrderList
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
 from quantdesk.errors import (
     BrokerError,
     ConnectionLost,
@@ -364,28 +365,38 @@ class OrderManager:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
     ) -> ManagedOrder:
-        """Change a working order; a larger quantity or a new price goes through the risk checks again."""
+        """Change a working order; a larger quantity or a new price goes through the risk checks again.
+
+        While the broker confirms, the book counts the larger of the old and the new remaining quantity, so orders
+        checked meanwhile see whichever may be in force.
+        """
         managed = self._require(client_order_id)
+        cid, iid = client_order_id, managed.instrument_id
         asked = {"quantity": quantity, "limit_price": limit_price, "stop_price": stop_price}
         changes: dict[str, Any] = {k: v for k, v in asked.items() if v is not None}
         if managed.order is not None and changes:
             proposed = replace(managed.order, **changes)
-            self.book.set_working(client_order_id, managed.instrument_id, Decimal(0))
+            self.book.set_working(cid, iid, Decimal(0))
             try:
                 self.risk.check(proposed, self.book.context(proposed, self.now(), self.kill_switch.state))
             except RiskRejected as exc:
+                self.book.set_working(cid, iid, managed.signed_remaining)
                 self._event(managed, "modify_rejected", exc.message)
                 raise
-            finally:
-                self.book.set_working(client_order_id, managed.instrument_id, managed.signed_remaining)
+            new = max(proposed.quantity - managed.state.filled_quantity, Decimal(0))
+            signed_new = new if managed.side is OrderSide.BUY else -new
+            self.book.set_working(cid, iid, max(managed.signed_remaining, signed_new, key=abs))
         self._event(managed, "modify_requested", None, {"quantity": quantity, "limit": limit_price, "stop": stop_price})
-        report = await self.broker.modify_order(
-            client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price
-        )
-        managed.take_terms(report.quantity, report.limit_price, report.stop_price)
-        if report.quantity != managed.state.quantity and not managed.state.is_terminal:
-            self._set_state(managed, managed.state.apply_modify(report.quantity, report.ts), event="modified")
-        self.on_report(report)
+        try:
+            report = await self.broker.modify_order(
+                cid, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+            )
+            managed.take_terms(report.quantity, report.limit_price, report.stop_price)
+            if report.quantity != managed.state.quantity and not managed.state.is_terminal:
+                self._set_state(managed, managed.state.apply_modify(report.quantity, report.ts), event="modified")
+            self.on_report(report)
+        finally:
+            self.book.set_working(cid, iid, managed.signed_remaining)
         return managed
 
     async def cancel(self, client_order_id: ClientOrderId) -> ManagedOrder:
@@ -580,17 +591,8 @@ class OrderManager:
 
     def record_risk_event(self, event: RiskEvent) -> None:
         """Persist a risk event (the risk engine's and the kill switch's ``on_event``)."""
-        self._write(
-            RiskEventOp(
-                event.ts,
-                event.rule,
-                event.action,
-                event.message,
-                event.client_order_id.value if event.client_order_id is not None else None,
-                event.limit,
-                event.actual,
-            )
-        )
+        cid = event.client_order_id.value if event.client_order_id is not None else None
+        self._write(RiskEventOp(event.ts, event.rule, event.action, event.message, cid, event.limit, event.actual))
 
     def _write(self, op: Any) -> None:
         """Queue a journal write without waiting; failures are logged (the broker remains the source of truth)."""
