@@ -21,7 +21,7 @@ __all__ = ["check_max_gross_exposure", "check_max_leverage", "check_max_order_no
 
 def _unvalued(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
     if facts.quantity is not None and facts.price is not None and facts.rate is None:
-        return no_rate(rule, facts, limit)
+        return _no_rate(rule, facts, limit)
     qty = "a malformed quantity" if facts.quantity is None else "no price (no limit, stop or last price)"
     return violation(
         rule,
@@ -32,7 +32,7 @@ def _unvalued(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
     )
 
 
-def no_rate(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
+def _no_rate(rule: str, facts: OrderFacts, limit: str) -> RiskViolation:
     """The refusal when the order's currency has no exchange rate into the base currency."""
     return violation(
         rule,
