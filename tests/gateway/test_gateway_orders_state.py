@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,23 @@ def test_state_round_trip_keeps_every_wire_field(make_config: Any) -> None:
     assert back.contract == contract
     assert (back.key, back.held, back.filled, back.status) == ((3, 7), True, 1.0, "PendingSubmit")
     assert desk_of(second).book.next_perm_id == desk.book.next_perm_id
+
+
+def _issue(server: GatewayServer, n: int = 50) -> tuple[list[int], list[str]]:
+    book = desk_of(server).book
+    return [book.new_perm_id() for _ in range(n)], [book.new_exec_id() for _ in range(n)]
+
+
+def test_two_gateways_and_a_restart_never_issue_the_same_ids(make_config: Any) -> None:
+    first, other = GatewayServer(make_config(speed=0)), GatewayServer(make_config(speed=0))
+    perms, execs = _issue(first)
+    other_perms, other_execs = _issue(other)
+    assert not set(perms) & set(other_perms)
+    assert not set(execs) & set(other_execs)
+    restarted = GatewayServer(make_config(speed=0))
+    restore(desk_of(restarted), json.loads(json.dumps(dump(desk_of(first)))))
+    later_perms, later_execs = _issue(restarted)
+    assert min(later_perms) > max(perms)  # the same instance goes on where it stopped
+    assert not set(later_execs) & set(execs)
+    assert {e.split(".")[0] for e in execs} == {e.split(".")[0] for e in later_execs}
+    assert all(re.fullmatch(r"[0-9a-f]{8}\.[0-9a-f]{8}\.01\.01", e) for e in execs + later_execs)  # IB's shape

@@ -351,7 +351,7 @@ class OrderDesk:
         if spec is not None and venue == "SMART":
             venue = spec.primary_exchange or spec.exchange
         exe = ExecutionRecord(
-            exec_id=self.book.new_exec_id(record.perm_id),
+            exec_id=self.book.new_exec_id(),
             perm_id=record.perm_id,
             client_id=record.client_id,
             order_id=record.order_id,

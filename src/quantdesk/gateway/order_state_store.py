@@ -1,8 +1,9 @@
 """Orders and executions in the gateway's state file, so that they survive a restart as they do at TWS.
 
 :func:`dump` writes the order book (every order with its wire terms and progress, every execution, the permId and
-execId counters) as JSON-ready data under ``server.state["orders"]``; :func:`restore` reads it back into a fresh
-:class:`~quantdesk.gateway.order_desk.OrderDesk` and puts the working orders into its matching engine again.
+execId counters and this instance's execId prefix) as JSON-ready data under ``server.state["orders"]``;
+:func:`restore` reads it back into a fresh :class:`~quantdesk.gateway.order_desk.OrderDesk` and puts the working
+orders into its matching engine again.
 
 A restored order works its *remainder* in the new engine (``engine_offset`` keeps what filled before), with its OCA
 group and, when its parent is still working unfilled, its parent link. What the engine's memory held is
@@ -83,6 +84,7 @@ def dump(desk: OrderDesk) -> dict[str, Any]:
     return {
         "next_perm_id": book.next_perm_id,
         "next_exec": book.next_exec,
+        "exec_prefix": book.exec_prefix,
         "orders": [_record_json(r) for r in book.orders()],
         "executions": [_execution_json(e) for e in book.executions],
     }
@@ -106,8 +108,13 @@ def _load_execution(data: dict[str, Any]) -> ExecutionRecord:
 def restore(desk: OrderDesk, data: dict[str, Any]) -> None:
     """Load :func:`dump` output into ``desk`` and put its working orders into the matching engine again."""
     book = desk.book
-    book.next_perm_id = max(book.next_perm_id, int(data.get("next_perm_id", book.next_perm_id)))
-    book.next_exec = max(book.next_exec, int(data.get("next_exec", book.next_exec)))
+    if "exec_prefix" in data:  # the same instance again: its ids go on from where they stopped
+        book.exec_prefix = int(data["exec_prefix"])
+        book.next_perm_id = int(data["next_perm_id"])
+        book.next_exec = int(data["next_exec"])
+    else:  # a state file of an older version: keep the fresh prefix, never reissue one of its permIds
+        book.next_perm_id = max(book.next_perm_id, int(data.get("next_perm_id", book.next_perm_id)))
+    book.next_perm_id = max([book.next_perm_id, *(int(o.get("perm_id", 0)) + 1 for o in data.get("orders", ()))])
     for raw in data.get("orders", ()):
         book.add(_load_record(raw))
     book.executions.extend(_load_execution(e) for e in data.get("executions", ()))
