@@ -125,3 +125,26 @@ def test_a_cancelled_waiter_leaves_its_write_standing_and_a_closed_journal_refus
         asyncio.run(journal.write(InsertIntent(order(8), T)))
     with pytest.raises(JournalClosed):
         journal.post(OrderEventOp("o8", None, "note", None, None, T))
+
+
+def test_fills_are_once_per_account_and_execution_id_and_commissions_find_their_account(journal: Journal) -> None:
+    """Two accounts reporting one execId are two fills (keyed by the id alone, the second was dropped)."""
+    from quantdesk.domain.fills import CommissionReport, Fill
+    from quantdesk.domain.values import Money
+    from quantdesk.persistence.journal import RecordCommission, RecordFill
+    from quantdesk.persistence.models import FillRow
+
+    eid = "0000ab1c.00000039.01.01"
+    xom = Fill.of(eid, "o1", "XOM.STK.SMART.USD", "BUY", 100, 110, T, account="DU1234567")
+    mrk = Fill.of(eid, "o2", "MRK.STK.SMART.USD", "BUY", 800, 95, T, account="DU7654321")
+
+    async def main() -> list[object]:
+        first = await asyncio.gather(*(journal.write(RecordFill(f, T)) for f in (xom, mrk, mrk)))
+        again = await journal.write(RecordFill(mrk, T))
+        fee = await journal.write(RecordCommission(CommissionReport(mrk.execution_id, Money.of(4, "USD")), mrk.account))
+        return [*first, again, fee]
+
+    assert asyncio.run(main()) == [True, True, False, False, True]
+    with journal.engine.connect() as conn:
+        rows = conn.execute(select(FillRow.account_id, FillRow.commission).order_by(FillRow.account_id)).all()
+    assert [(a, Decimal(c)) for a, c in rows] == [("DU1234567", Decimal(0)), ("DU7654321", Decimal(4))]

@@ -26,7 +26,7 @@ TABLES = {
     "kill_switch_state",
     "reconciliation_breaks",
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 def test_upgrade_creates_every_table_and_current_is_head(db_url: str) -> None:
@@ -102,9 +102,9 @@ def test_password_is_hidden_in_errors() -> None:
 
 def test_history_lists_the_migrations_oldest_first() -> None:
     revisions = commands.history()
-    assert [r.revision for r in revisions] == ["0001", "0002"]
-    assert [r.is_head for r in revisions] == [False, True]
-    assert [r.down_revision for r in revisions] == [None, "0001"]
+    assert [r.revision for r in revisions] == ["0001", "0002", "0003"]
+    assert [r.is_head for r in revisions] == [False, False, True]
+    assert [r.down_revision for r in revisions] == [None, "0001", "0002"]
 
 
 def _downgrade(url: str, revision: str) -> None:
@@ -201,3 +201,56 @@ def test_downgrade_to_0001_then_base_and_up_again(db_url: str) -> None:
     finally:
         engine.dispose()
     assert commands.upgrade(db_url) == HEAD
+
+
+def _fill_row(eid: str, account: str | None, *, keyed: bool = False) -> str:
+    """An INSERT of one fill; ``keyed`` also sets ``account_key`` as the writers of 0003 do."""
+    acct = "NULL" if account is None else f"'{account}'"
+    key_column, key = (", account_key", f", '{account or ''}'") if keyed else ("", "")
+    return (
+        "INSERT INTO fills (execution_id, client_order_id, account_id, instrument_id, side, quantity, price, currency,"
+        f" multiplier, commission, commission_currency, ts, recorded_at{key_column}) VALUES ('{eid}', 'qd-1', {acct},"
+        " 'AAPL.STK.SMART.USD', 'BUY', '100', '187.25', 'USD', '1', '1', 'USD', '2025-03-03 14:30:01',"
+        f" '2025-03-03 14:30:01'{key})"
+    )
+
+
+def test_0003_keys_fills_by_account_and_execution_id(db_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    commands.upgrade(db_url, "0002")
+    engine = create_db_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            for statement in (INTENT, BROKER_ORDER, _fill_row("e1", "DU1"), _fill_row("e2", None)):
+                conn.execute(text(statement))
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # 0002: one execution id, whatever the account
+            conn.execute(text(_fill_row("e1", "DU2")))
+    finally:
+        engine.dispose()
+    assert commands.upgrade(db_url) == HEAD
+    engine = create_db_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            keys = conn.execute(text("SELECT execution_id, account_key FROM fills ORDER BY execution_id")).all()
+            assert [tuple(k) for k in keys] == [("e1", "DU1"), ("e2", "")]  # old rows keyed by their account
+            conn.execute(text(_fill_row("e1", "DU2", keyed=True)))  # the same id in another account: its own fill
+        for again in (_fill_row("e1", "DU1", keyed=True), _fill_row("e2", None, keyed=True)):  # same account: refused
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(text(again))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM trade_history")).scalar_one() == 3
+            assert conn.execute(text("SELECT count(*) FROM orders")).scalar_one() == 1  # its foreign key intact
+    finally:
+        engine.dispose()
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM fills WHERE account_id = 'DU2'"))
+    engine.dispose()
+    _downgrade(db_url, "0002")
+    assert "account_key" not in _columns(db_url, "fills")
+    engine = create_db_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM trade_history")).scalar_one() == 2
+    finally:
+        engine.dispose()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from quantdesk.persistence.repositories import (
     StoredIntent,
     TradingState,
     adopted_client_order_id,
+    ledger_positions,
 )
 
 T0 = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
@@ -383,3 +385,26 @@ def test_list_filters_combine(engine: Engine) -> None:
     assert ids(limit=2) == ["qd-2", "qd-3"]
     assert ids(source="quantdesk", limit=1) == ["qd-3"]
     assert [i.client_order_id.value for i in repo.active()] == ["qd-1", "qd-2"]
+
+
+def test_the_same_execution_id_in_two_accounts_is_two_fills(engine: Engine) -> None:
+    """Two simulators issued the same execId: the second account's fill was dropped as the first's duplicate."""
+    repo = FillRepository(engine)
+    xom = dataclasses.replace(_fill("0000ab1c.00000039.01.01"), account=AccountId("DU1234567"))
+    mrk = Fill.of(xom.execution_id, "qd-2", "MRK.STK.SMART.USD", "BUY", Decimal(800), Decimal(95), T0,
+                  account=AccountId("DU7654321"))  # fmt: skip
+    assert repo.record(xom, T0).created
+    assert repo.record(mrk, T0).created
+    assert not repo.record(mrk, T0).created  # once per (account, execution id)
+    assert repo.find(mrk.execution_id, "DU7654321") == mrk
+    assert repo.find(xom.execution_id, "DU1234567") == xom
+    with pytest.raises(ValidationError) as info:  # which of the two? the caller must say
+        repo.find(mrk.execution_id)
+    assert info.value.field == "account"
+    money = Money.of(Decimal("4.00"), "USD")
+    assert repo.apply_commission(CommissionReport(mrk.execution_id, money), "DU7654321").commission == money
+    assert repo.find(xom.execution_id, "DU1234567").commission != money  # type: ignore[union-attr]
+    assert ledger_positions(engine) == {
+        (AccountId("DU1234567"), xom.instrument_id): Decimal(40),
+        (AccountId("DU7654321"), mrk.instrument_id): Decimal(800),
+    }

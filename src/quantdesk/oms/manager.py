@@ -486,7 +486,7 @@ class OrderManager:
             if report.commission is not None:
                 from quantdesk.domain.fills import CommissionReport
 
-                self._write(RecordCommission(CommissionReport(fill.execution_id, report.commission)))
+                self._write(RecordCommission(CommissionReport(fill.execution_id, report.commission), fill.account))
             return False
         current = as_sent(managed.state, fill.ts)
         try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from quantdesk.brokers.base import OrderStatusReport
 from quantdesk.domain.fills import CommissionReport, Fill
-from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.identifiers import AccountId, ClientOrderId
 from quantdesk.domain.order_state import OrderState
 from quantdesk.domain.orders import Order
 from quantdesk.errors import ValidationError
@@ -69,7 +69,7 @@ class UpdateIntent:
 
 @dataclass(frozen=True, slots=True)
 class RecordFill:
-    """Record one execution once; the result is True when this call recorded it (False: a duplicate)."""
+    """Record one execution once per account; the result is True when this call recorded it (False: a duplicate)."""
 
     fill: Fill
     recorded_at: datetime
@@ -78,9 +78,10 @@ class RecordFill:
 
 @dataclass(frozen=True, slots=True)
 class RecordCommission:
-    """Put a commission report on its fill; the result is False when the fill is not recorded (yet)."""
+    """Put a commission report on its fill (of ``account``); the result is False when the fill is not recorded (yet)."""
 
     report: CommissionReport
+    account: AccountId | None = None
 
 
 @dataclass(frozen=True, slots=True)

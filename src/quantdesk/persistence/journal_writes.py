@@ -213,24 +213,31 @@ def _update_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
     return [None] * len(ops)
 
 
+def _fill_key(account: object, execution_id: object) -> tuple[str, str]:
+    return (str(account) if account else "", str(execution_id))
+
+
 def _record_fills(conn: Connection, ops: Sequence[Any]) -> list[Any]:
+    """Insert each fill new to its (account, execution id); the result per op says whether it was new."""
     ids = {str(op.fill.execution_id) for op in ops}
-    known = set(conn.scalars(select(_FILLS.c.execution_id).where(_FILLS.c.execution_id.in_(ids))))
+    stmt = select(_FILLS.c.account_key, _FILLS.c.execution_id).where(_FILLS.c.execution_id.in_(ids))
+    known = {_fill_key(a, e) for a, e in conn.execute(stmt)}
     rows, results = [], []
     for op in ops:
         fill: Fill = op.fill
-        eid = str(fill.execution_id)
-        if eid in known:
+        key = _fill_key(fill.account, fill.execution_id)
+        if key in known:
             results.append(False)
             continue
-        known.add(eid)
+        known.add(key)
         results.append(True)
         rows.append(
             {
-                "execution_id": eid,
+                "execution_id": key[1],
                 "client_order_id": str(fill.client_order_id),
                 "perm_id": op.perm_id,
-                "account_id": str(fill.account) if fill.account else None,
+                "account_id": key[0] or None,
+                "account_key": key[0],
                 "instrument_id": str(fill.instrument_id),
                 "side": fill.side.value,
                 "quantity": fill.quantity,
@@ -254,10 +261,11 @@ def _record_commissions(conn: Connection, ops: Sequence[Any]) -> list[Any]:
     results = []
     for op in ops:
         report: CommissionReport = op.report
+        stmt = update(_FILLS).where(_FILLS.c.execution_id == str(report.execution_id))
+        if op.account is not None:  # IB's commission report names the execution only; the OMS adds the account
+            stmt = stmt.where(_FILLS.c.account_key == str(op.account))
         res = conn.execute(
-            update(_FILLS)
-            .where(_FILLS.c.execution_id == str(report.execution_id))
-            .values(
+            stmt.values(
                 commission=report.commission.amount,
                 commission_currency=report.commission.currency.code,
                 realised_pnl=report.realised_pnl,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from quantdesk.persistence.types import ExactDecimal, UtcDateTime
@@ -155,14 +155,17 @@ class OrderEventRow(Base):
 
 
 class FillRow(Base):
-    """One execution, recorded once: ``execution_id`` is unique; commission lands on the same row."""
+    """One execution, recorded once per account: ``(account_key, execution_id)`` is unique (``account_key`` is the
+    account, ``''`` for none: SQL's NULLs would never collide); commission lands on the same row."""
 
     __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("account_key", "execution_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    execution_id: Mapped[str] = mapped_column(String(64), unique=True)
+    execution_id: Mapped[str] = mapped_column(String(64))
     client_order_id: Mapped[str] = mapped_column(String(64), index=True)
     perm_id: Mapped[int | None] = mapped_column(BigInteger)
     account_id: Mapped[str | None] = mapped_column(String(32))
+    account_key: Mapped[str] = mapped_column(String(32), server_default="")
     instrument_id: Mapped[str] = mapped_column(String(128), index=True)
     side: Mapped[str] = mapped_column(String(4))
     quantity: Dec

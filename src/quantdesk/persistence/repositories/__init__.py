@@ -3,8 +3,8 @@ leave ``quantdesk.persistence``.
 
 * ``OrderIntentRepository`` (``intents``): intents persisted before sending, idempotent on ``ClientOrderId``, the
   whole order kept as JSON; reasons, adoption of orders placed outside quantdesk (``ext-<permId>``).
-* ``FillRepository``, ``ledger_positions`` (``fills``): each execution once; commissions on the same row; net
-  positions from the fills.
+* ``FillRepository``, ``ledger_positions``, ``recorded_fills`` (``fills``): each execution once per account;
+  commissions on the same row; net positions from the fills.
 * ``KillSwitchRepository`` (``kill_switch``): ACTIVE / REDUCING / HALTED, persisted, every change a risk event.
 * ``AccountRepository`` (``accounts``), ``StrategyRepository`` and ``RunRepository`` (``runs``).
 * ``BrokerOrderRepository`` (``broker_orders``): the broker's view of each order, keyed by ``permId``.
@@ -26,7 +26,13 @@ from quantdesk.persistence.repositories.breaks import (
 )
 from quantdesk.persistence.repositories.broker_orders import BrokerOrder, BrokerOrderRepository
 from quantdesk.persistence.repositories.events import OrderEvent, OrderEventRepository
-from quantdesk.persistence.repositories.fills import FillRecord, FillRepository, LedgerKey, ledger_positions
+from quantdesk.persistence.repositories.fills import (
+    FillRecord,
+    FillRepository,
+    LedgerKey,
+    ledger_positions,
+    recorded_fills,
+)
 from quantdesk.persistence.repositories.history import (
     PNL_METHOD,
     CurrencyTotals,
@@ -122,4 +128,5 @@ __all__ = [
     "query_fills",
     "query_orders",
     "query_trade_history",
+    "recorded_fills",
 ]

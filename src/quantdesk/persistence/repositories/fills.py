@@ -1,17 +1,20 @@
-"""Fills: each execution recorded exactly once (keyed by execution id), commissions on the same row, and the
-ledger's positions (net signed quantity from the fills).
+"""Fills: each execution recorded exactly once per account (keyed by account and execution id), commissions on the
+same row, and the ledger's positions (net signed quantity from the fills).
 
 Recording a fill again is ignored and reported (``FillRecord.created is False``); the unique constraint on
-``fills.execution_id`` makes this hold under concurrent writers too.
+``fills (account_key, execution_id)`` (``account_key``: the account, ``''`` for none) makes this hold under
+concurrent writers too. Two accounts may report the same execution id (two simulators, two logins): each is its own
+fill.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,10 +22,19 @@ from quantdesk.domain.fills import CommissionReport, Fill, Liquidity
 from quantdesk.domain.identifiers import AccountId, ClientOrderId, ExecutionId, InstrumentId
 from quantdesk.domain.side import OrderSide
 from quantdesk.domain.values import Currency, Money
+from quantdesk.errors import ValidationError
 from quantdesk.persistence.models import FillRow
 from quantdesk.persistence.repositories._common import not_found
 
-__all__ = ["FillRecord", "FillRepository", "LedgerKey", "fill_from_row", "ledger_positions"]
+__all__ = [
+    "FillRecord",
+    "FillRepository",
+    "LedgerKey",
+    "fill_from_row",
+    "ledger_positions",
+    "recorded_fills",
+    "same_fill",
+]
 
 LedgerKey = tuple[AccountId | None, InstrumentId]
 """A ledger position's key: the account (``None`` for fills without one) and the instrument."""
@@ -54,15 +66,41 @@ def fill_from_row(row: FillRow) -> Fill:
     )
 
 
+def account_key(account: AccountId | str | None) -> str:
+    """The ``fills.account_key`` of an account: its id, ``''`` for none."""
+    return str(account) if account else ""
+
+
+def same_fill(account: AccountId | str | None, execution_id: ExecutionId | str) -> ColumnElement[bool]:
+    """The ``WHERE`` clause of one fill's key: its account (none is a key of its own) and execution id."""
+    return (FillRow.account_key == account_key(account)) & (FillRow.execution_id == str(execution_id))
+
+
+def _one_fill(session: Session, execution_id: ExecutionId | str, account: AccountId | str | None) -> FillRow | None:
+    """The row of ``execution_id`` for ``account``; with ``account=None`` the only row of that id, whichever account."""
+    if account is not None:
+        return session.scalars(select(FillRow).where(same_fill(account, execution_id))).one_or_none()
+    rows = session.scalars(select(FillRow).where(FillRow.execution_id == str(execution_id))).all()
+    if len(rows) > 1:
+        raise ValidationError(
+            f"execution {execution_id} is recorded for {len(rows)} accounts",
+            field="account",
+            value=None,
+            hint="name the account whose fill you mean",
+        )
+    return rows[0] if rows else None
+
+
 class FillRepository:
-    """Fills keyed by execution id: each one is recorded exactly once."""
+    """Fills keyed by (account, execution id): each one is recorded exactly once."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     def record(self, fill: Fill, recorded_at: datetime, *, perm_id: int | None = None) -> FillRecord:
-        """Store ``fill`` unless its execution id is stored already (then return the stored one, ``created=False``)."""
-        existing = self.find(fill.execution_id)
+        """Store ``fill`` unless its account's execution id is stored already (then return the stored one,
+        ``created=False``)."""
+        existing = self._exact(fill)
         if existing is not None:
             return FillRecord(existing, created=False)
         row = FillRow(
@@ -70,6 +108,7 @@ class FillRepository:
             client_order_id=str(fill.client_order_id),
             perm_id=perm_id,
             account_id=str(fill.account) if fill.account else None,
+            account_key=account_key(fill.account),
             instrument_id=str(fill.instrument_id),
             side=fill.side.value,
             quantity=fill.quantity,
@@ -87,16 +126,17 @@ class FillRepository:
             with Session(self._engine) as session, session.begin():
                 session.add(row)
         except IntegrityError:  # a concurrent writer recorded it first
-            existing = self.find(fill.execution_id)
+            existing = self._exact(fill)
             if existing is None:
                 raise
             return FillRecord(existing, created=False)
         return FillRecord(fill, created=True)
 
-    def apply_commission(self, report: CommissionReport) -> Fill:
-        """Put IB's commission report on the fill it belongs to (idempotent: the report replaces, never adds)."""
+    def apply_commission(self, report: CommissionReport, account: AccountId | str | None = None) -> Fill:
+        """Put IB's commission report on the fill it belongs to (of ``account``; when None, the only fill of that
+        execution id); idempotent: the report replaces, never adds."""
         with Session(self._engine) as session, session.begin():
-            row = session.scalars(select(FillRow).where(FillRow.execution_id == str(report.execution_id))).one_or_none()
+            row = _one_fill(session, report.execution_id, account)
             if row is None:
                 raise not_found(
                     "fill for this commission report",
@@ -110,10 +150,15 @@ class FillRepository:
             session.flush()
             return fill_from_row(row)
 
-    def find(self, execution_id: ExecutionId) -> Fill | None:
-        """The stored fill, or ``None``."""
+    def find(self, execution_id: ExecutionId | str, account: AccountId | str | None = None) -> Fill | None:
+        """The stored fill of ``account`` (when None: the only fill of that execution id), or ``None``."""
         with Session(self._engine) as session:
-            row = session.scalars(select(FillRow).where(FillRow.execution_id == str(execution_id))).one_or_none()
+            row = _one_fill(session, execution_id, account)
+            return None if row is None else fill_from_row(row)
+
+    def _exact(self, fill: Fill) -> Fill | None:
+        with Session(self._engine) as session:
+            row = session.scalars(select(FillRow).where(same_fill(fill.account, fill.execution_id))).one_or_none()
             return None if row is None else fill_from_row(row)
 
     def for_order(self, client_order_id: ClientOrderId) -> list[Fill]:
@@ -124,13 +169,31 @@ class FillRepository:
             ).all()
             return [fill_from_row(r) for r in rows]
 
-    def execution_ids(self, since: datetime | None = None) -> set[ExecutionId]:
-        """The execution ids recorded (at or after ``since`` when given): what reconciliation compares with."""
+    def execution_ids(self, account: AccountId | str | None = None, since: datetime | None = None) -> set[ExecutionId]:
+        """The execution ids recorded for ``account`` (every account when None; at or after ``since`` when given)."""
         stmt = select(FillRow.execution_id)
+        if account is not None:
+            stmt = stmt.where(FillRow.account_id == str(account))
         if since is not None:
             stmt = stmt.where(FillRow.ts >= since)
         with Session(self._engine) as session:
             return {ExecutionId(e) for e in session.scalars(stmt)}
+
+
+def recorded_fills(
+    engine: Engine, keys: Iterable[tuple[AccountId | str | None, ExecutionId | str]]
+) -> set[tuple[str | None, str]]:
+    """Which of ``keys`` (account, execution id) are recorded, as ``(account or None, execution id)`` strings."""
+    wanted = {(str(a) if a else None, str(e)) for a, e in keys}
+    found: set[tuple[str | None, str]] = set()
+    ids = sorted({e for _, e in wanted})
+    with Session(engine) as session:
+        for start in range(0, len(ids), 500):
+            stmt = select(FillRow.account_key, FillRow.execution_id).where(
+                FillRow.execution_id.in_(ids[start : start + 500])
+            )
+            found.update((a or None, e) for a, e in session.execute(stmt))
+    return found & wanted
 
 
 def ledger_positions(engine: Engine, account: AccountId | str | None = None) -> dict[LedgerKey, Decimal]:
