@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +14,14 @@ import typer
 from typer.testing import CliRunner
 
 import quantdesk.cli.main
+from quantdesk.brokers.ib import LoopThread
 from quantdesk.cli import commands
 from quantdesk.cli.output import error_line
+from quantdesk.domain.fills import Fill
 from quantdesk.errors import ValidationError
+from quantdesk.gateway import GatewayConfig, GatewayServer
+from quantdesk.persistence import create_db_engine, upgrade
+from quantdesk.persistence.repositories import FillRepository
 
 app = typer.Typer()
 app.callback()(quantdesk.cli.main.main)
@@ -60,7 +68,8 @@ def test_halt_cancels_working_orders_at_the_broker(cli: Any) -> None:
 def test_reconcile_against_a_fresh_gateway_is_clean(cli: Any) -> None:
     doc = as_json(cli("reconcile", "--broker", "gateway", "--json"))
     assert doc["clean"] is True
-    assert doc["breaks"] == []
+    [account] = doc["accounts"]
+    assert (account["account"], account["clean"], account["breaks"]) == ("DU1000001", True, [])
     text = cli("reconcile", "--broker", "gateway")
     assert text.exit_code == 0, text.output
     assert "no breaks" in text.stdout
@@ -69,7 +78,7 @@ def test_reconcile_against_a_fresh_gateway_is_clean(cli: Any) -> None:
 def test_reconcile_compares_the_broker_with_a_target_file(cli: Any, tmp_path: Path) -> None:
     target = tmp_path / "target.csv"
     target.write_text("symbol,quantity\nAAPL,10\nMSFT,0\n")
-    doc = as_json(cli("reconcile", "--broker", "gateway", "--target", str(target), "--json"))
+    doc = as_json(cli("reconcile", "--broker", "gateway", "--target", str(target), "--json"))["accounts"][0]
     assert doc["clean"] is False
     (brk,) = doc["breaks"]  # the fresh paper account holds nothing: AAPL is off target, MSFT flat as wanted
     assert (brk["kind"], brk["instrument_id"], brk["target"], brk["broker"], brk["database"]) == (
@@ -94,3 +103,57 @@ def test_an_unreachable_broker_is_one_clear_line(cli: Any, monkeypatch: pytest.M
     result = cli("reconcile", "--broker", "ib")
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def two_account_login(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GatewayServer]:
+    """A gateway (own loop thread) whose login has two accounts; the CLI's ``--broker ib`` points at it."""
+    thread = LoopThread("gateway")
+
+    async def start() -> GatewayServer:
+        return await GatewayServer(GatewayConfig(port=0, speed=0, tick_interval=0.02)).start()
+
+    gw = thread.run(start())
+    monkeypatch.setenv("QUANTDESK__IB__HOST", "127.0.0.1")
+    monkeypatch.setenv("QUANTDESK__IB__PORT", str(gw.port))
+    try:
+        yield gw
+    finally:
+        thread.run(gw.stop())
+        thread.stop()
+
+
+def test_reconcile_compares_each_account_with_its_own_fills(
+    cli: Any, two_account_login: GatewayServer, tmp_path: Path
+) -> None:
+    """One account against the database summed over both showed ``AAPL: broker 558, database 1107``."""
+    gw = two_account_login
+    url = f"sqlite:///{tmp_path / 'qd.db'}"
+    upgrade(url)
+    engine = create_db_engine(url)
+    fills = FillRepository(engine)
+    t0 = datetime(2025, 3, 3, 15, tzinfo=UTC)
+    for n, (account, quantity) in enumerate((("DU1000001", 548), ("DU1000002", 559))):
+        gw.accounts.set_position(account, 265598, quantity, 150.0)
+        fills.record(Fill.of(f"e{n}", f"qd-{n}", "AAPL.STK.SMART.USD", "BUY", quantity, 150, t0, account=account), t0)
+    engine.dispose()
+    doc = as_json(cli("reconcile", "--broker", "ib", "--json"))
+    assert doc["clean"] is True, doc
+    assert [
+        (a["account"], {k: (Decimal(v["broker"]), Decimal(v["database"])) for k, v in a["positions"].items()})
+        for a in doc["accounts"]
+    ] == [
+        ("DU1000001", {"AAPL.STK.SMART.USD": (548, 548)}),
+        ("DU1000002", {"AAPL.STK.SMART.USD": (559, 559)}),
+    ]
+    one = as_json(cli("reconcile", "--broker", "ib", "--account", "DU1000002", "--json"))
+    assert [a["account"] for a in one["accounts"]] == ["DU1000002"]
+    text = cli("reconcile", "--broker", "ib")
+    assert text.exit_code == 0, text.output
+    assert "DU1000001: reconciled" in text.stdout
+    assert "DU1000002: reconciled" in text.stdout
+    target = tmp_path / "target.csv"
+    target.write_text("symbol,quantity\nAAPL,10\n")
+    bad = cli("reconcile", "--broker", "ib", "--target", str(target))
+    assert bad.exit_code != 0
+    assert error_line(bad.exception).startswith("error: --account: the login has 2 accounts")

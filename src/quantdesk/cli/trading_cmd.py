@@ -25,6 +25,12 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 AccountOpt = Annotated[
     str | None, typer.Option("--account", help="The account (default: ib.account, or the only one).")
 ]
+ReconcileAccountOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--account", help="The account to reconcile (default: ib.account, else every account, each on its own)."
+    ),
+]
 
 
 class Venue(StrEnum):
@@ -53,11 +59,12 @@ TargetOpt = Annotated[
 def reconcile(
     ctx: typer.Context,
     broker: VenueOpt = Venue.IB,
-    account: AccountOpt = None,
+    account: ReconcileAccountOpt = None,
     target: TargetOpt = None,
     json_: JsonFlag = False,
 ) -> None:
-    """Compare the database with the broker (orders, fills, positions), apply what it can and list every break."""
+    """Compare the database with the broker (orders, fills, positions), per account; apply what it can and list
+    every break."""
     settings = settings_from(ctx)
     out = output_from(json_)
     document = asyncio.run(_reconcile(settings, broker, account, target))
@@ -66,18 +73,25 @@ def reconcile(
 
 async def _reconcile(settings: Settings, venue: Venue, account: str | None, target: Path | None) -> dict[str, Any]:
     from quantdesk.services.portfolio import open_broker
-    from quantdesk.services.trading import reconcile_account
+    from quantdesk.services.trading import reconcile_accounts
 
     async with open_broker(venue.value, settings) as broker:
-        return (await reconcile_account(settings, broker, account, target)).to_dict()
+        reports = await reconcile_accounts(settings, broker, account, target)
+    return {"clean": all(r.clean for r in reports), "accounts": [r.to_dict() for r in reports]}
 
 
 def _print_reconciliation(out: Output, doc: dict[str, Any]) -> None:
     if out.as_json:
         out.json(doc)
         return
+    for each in doc["accounts"]:
+        _print_account(out, each)
+
+
+def _print_account(out: Output, doc: dict[str, Any]) -> None:
     out.message(
-        f"Reconciled {doc['broker_orders']} broker order(s) and {doc['executions']} execution(s): "
+        (f"{doc['account']}: r" if doc["account"] else "R")
+        + f"econciled {doc['broker_orders']} broker order(s) and {doc['executions']} execution(s): "
         + ("no breaks." if doc["clean"] else f"{len(doc['breaks'])} break(s).")
     )
     if doc["breaks"]:

@@ -5,11 +5,16 @@ and ``orderRef`` (our ``ClientOrderId``), one pass:
 
 1. every open or completed order at the broker updates the order we track, or is **adopted** when we do not know
    it (placed by hand in TWS, or sent by a run that died before storing the acknowledgement);
-2. every execution at the broker is recorded unless it is already (**fills that happened while we were away**);
+2. every execution at the broker is recorded unless it is already (**fills that happened while we were away**).
+   The database decides: a fill is applied to its order only when this pass recorded it as new for its (account,
+   execution id), so no pass can count a fill twice, and a fill "applied" once is recorded, never found again;
 3. every order we think is live but the broker does not show is **marked**: CANCELLED "never reached the broker"
    when it was never acknowledged, CANCELLED "vanished at the broker" otherwise;
-4. positions: the database's (from its fills) against the broker's, and the broker's against the target's when
-   one is given (``quantdesk reconcile --target``; a target of 0 means flat).
+4. positions, per account: the database's (from that account's fills) against the broker's, and the broker's
+   against the target's when one is given (``quantdesk reconcile --target``; a target of 0 means flat).
+
+A manager of one account reconciles that account only (orders and executions of other accounts on the same login
+are left to their own pass); a manager without an account compares every account's positions, each on its own.
 
 Every difference is a :class:`Break`: logged, stored in ``reconciliation_breaks`` and shown by ``quantdesk
 reconcile``. Nothing is ever re-sent: an intent that never reached the broker is closed, and the next rebalance
@@ -20,18 +25,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
 
 from quantdesk.brokers.base import FillReport, OrderStatusReport
+from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.oms.manager import ManagedOrder, OrderManager
-from quantdesk.persistence.repositories import ReconciliationBreakRepository
+from quantdesk.persistence.journal import RecordFill
+from quantdesk.persistence.repositories import ReconciliationBreakRepository, recorded_fills
 from quantdesk.persistence.repositories import ledger_positions as fill_ledger
 
 __all__ = ["Break", "ReconciliationReport", "ledger_positions", "reconcile"]
@@ -48,6 +55,7 @@ class Break:
     kind: str
     message: str
     resolution: str
+    account: str | None = None
     instrument_id: str | None = None
     client_order_id: str | None = None
     perm_id: int | None = None
@@ -62,7 +70,7 @@ class Break:
 
 @dataclass(frozen=True, slots=True)
 class ReconciliationReport:
-    """What one reconciliation saw and did."""
+    """What one reconciliation saw and did (of ``account``; every account on the login when None)."""
 
     ts: datetime
     broker_orders: int
@@ -70,6 +78,7 @@ class ReconciliationReport:
     breaks: tuple[Break, ...] = field(default_factory=tuple)
     positions: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # instrument -> (broker, db)
     target: Mapping[str, Decimal] = field(default_factory=dict)  # instrument -> wanted quantity, when given
+    account: str | None = None
 
     @property
     def clean(self) -> bool:
@@ -83,6 +92,7 @@ class ReconciliationReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
+            "account": self.account,
             "ts": self.ts.isoformat(),
             "clean": self.clean,
             "broker_orders": self.broker_orders,
@@ -101,9 +111,10 @@ async def reconcile(
     """Reconcile ``manager``'s orders, fills and positions with its broker; see the module docstring."""
     broker = manager.broker
     now = manager.now()
-    open_reports = await broker.open_orders()
-    done_reports = await broker.completed_orders()
-    executions = await broker.executions()
+    mine = _of_account(manager.account)
+    open_reports = [r for r in await broker.open_orders() if mine(r.account)]
+    done_reports = [r for r in await broker.completed_orders() if mine(r.account)]
+    executions = [f for f in await broker.executions() if mine(f.account)]
     breaks: list[Break] = []
 
     seen: set[str] = set()
@@ -129,8 +140,11 @@ async def reconcile(
                 )
         seen.add(managed.client_order_id.value)
 
+    await manager.flush()  # every fill seen live is committed: from here the database says what is recorded
+    keys = [(f.account, f.execution_id) for f in executions]
+    recorded = await asyncio.to_thread(recorded_fills, manager.journal.engine, keys)
     for fill in executions:
-        if _known_fill(manager, fill):
+        if _key(fill) in recorded or _known_fill(manager, fill):
             continue
         managed = manager.find(fill.client_order_id, fill.broker_order_id.perm_id)
         if managed is None:
@@ -138,11 +152,16 @@ async def reconcile(
         if managed is None:
             breaks.append(_fill_break(fill, "reported", "execution of an order neither tracked nor at the broker"))
             continue
-        if manager.apply_fill(fill):
+        perm = fill.broker_order_id.perm_id or None
+        new = await manager.journal.write(
+            RecordFill(fill.to_fill(managed.client_order_id), datetime.now(UTC), perm_id=perm)
+        )
+        recorded.add(_key(fill))
+        if new and manager.apply_fill(fill):  # recorded by this pass: only now does the order count it
             breaks.append(_fill_break(fill, "applied", "fill missed while away"))
 
     for managed in manager.open_orders():
-        if managed.client_order_id.value in seen:
+        if managed.client_order_id.value in seen or not mine(_account_of(managed)):
             continue
         reason = (
             "never reached the broker"
@@ -151,7 +170,7 @@ async def reconcile(
         )
         manager.mark(managed, OrderStatus.CANCELLED, reason)
         breaks.append(
-            Break("missing_at_broker", f"{managed.client_order_id}: {reason}", "marked",
+            Break("missing_at_broker", f"{managed.client_order_id}: {reason}", "marked", account=_account_of(managed),
                   instrument_id=managed.instrument_id.value, client_order_id=managed.client_order_id.value)
         )  # fmt: skip
 
@@ -159,7 +178,13 @@ async def reconcile(
     await manager.refresh_book()  # the broker's positions already hold the fills applied above
     positions = await _compare_positions(manager, target, breaks)
     result = ReconciliationReport(
-        now, len(open_reports) + len(done_reports), len(executions), tuple(breaks), positions, dict(target or {})
+        now,
+        len(open_reports) + len(done_reports),
+        len(executions),
+        tuple(breaks),
+        positions,
+        dict(target or {}),
+        account=str(manager.account) if manager.account is not None else None,
     )
     for b in breaks:
         log.warning("reconciliation break %s (%s): %s", b.kind, b.resolution, b.message)
@@ -174,6 +199,21 @@ def _latest_first(open_reports: list[OrderStatusReport], done: list[OrderStatusR
     return [*done, *open_reports]
 
 
+def _of_account(account: AccountId | None) -> Callable[[object], bool]:
+    """Whether an account (of a report or an order) belongs to this pass: all for a pass of every account, and an
+    unnamed one always."""
+    return lambda theirs: account is None or theirs is None or str(theirs) == str(account)
+
+
+def _key(fill: FillReport) -> tuple[str | None, str]:
+    return (str(fill.account) if fill.account else None, str(fill.execution_id))
+
+
+def _account_of(managed: ManagedOrder) -> str | None:
+    account = managed.order.account if managed.order is not None else None
+    return str(account) if account is not None else None
+
+
 def _known_fill(manager: OrderManager, fill: FillReport) -> bool:
     managed = manager.find(fill.client_order_id, fill.broker_order_id.perm_id)
     return managed is not None and fill.execution_id in managed.state.execution_ids
@@ -184,6 +224,7 @@ def _order_break(kind: str, report: OrderStatusReport, managed: ManagedOrder, re
         kind,
         f"{managed.client_order_id} (permId {report.broker_order_id.perm_id}): {why}",
         resolution,
+        account=str(report.account) if report.account is not None else None,
         instrument_id=report.instrument_id.value,
         client_order_id=managed.client_order_id.value,
         perm_id=report.broker_order_id.perm_id or None,
@@ -196,6 +237,7 @@ def _fill_break(fill: FillReport, resolution: str, why: str) -> Break:
         "fill_missing",
         f"execution {fill.execution_id} ({fill.side.value} {fill.quantity} {fill.instrument_id} @ {fill.price}): {why}",
         resolution,
+        account=str(fill.account) if fill.account is not None else None,
         instrument_id=fill.instrument_id.value,
         client_order_id=fill.client_order_id.value if fill.client_order_id else None,
         perm_id=fill.broker_order_id.perm_id or None,
@@ -206,24 +248,35 @@ def _fill_break(fill: FillReport, resolution: str, why: str) -> Break:
 async def _compare_positions(
     manager: OrderManager, target: Mapping[str, Decimal] | None, breaks: list[Break]
 ) -> dict[str, tuple[Decimal, Decimal]]:
-    broker_positions = {p.instrument_id.value: p.quantity for p in await manager.broker.positions(manager.account)}
+    """Broker against database per (account, instrument), never one account against the sum of several."""
+    held = await manager.broker.positions(manager.account)
+    broker_positions = {(str(p.account), p.instrument_id.value): p.quantity for p in held}
     account = str(manager.account) if manager.account is not None else None
-    ledger = await asyncio.to_thread(ledger_positions, manager.journal.engine, account)
+    ledger = {
+        (str(acct) if acct else "", iid.value): qty
+        for (acct, iid), qty in (await asyncio.to_thread(fill_ledger, manager.journal.engine, account)).items()
+    }
+    accounts = sorted({a for a, _ in broker_positions} | {a for a, _ in ledger} | ({account} if account else set()))
+    several = len(accounts) > 1
     wanted = target or {}
     out: dict[str, tuple[Decimal, Decimal]] = {}
-    for iid in sorted(set(broker_positions) | set(ledger) | set(wanted)):
-        b, d = broker_positions.get(iid, Decimal(0)), ledger.get(iid, Decimal(0))
-        out[iid] = (b, d)
-        if b != d:
-            breaks.append(
-                Break("position_mismatch", f"{iid}: broker {b}, database {d}", "reported", instrument_id=iid,
-                      broker=str(b), database=str(d))
-            )  # fmt: skip
-        if iid in wanted and wanted[iid] != b:
-            breaks.append(
-                Break("target_mismatch", f"{iid}: target {wanted[iid]}, broker {b}", "reported", instrument_id=iid,
-                      target=str(wanted[iid]), broker=str(b), database=str(d))
-            )  # fmt: skip
+    for acct in accounts or [""]:
+        instruments = {i for a, i in broker_positions if a == acct} | {i for a, i in ledger if a == acct}
+        for iid in sorted(instruments | set(wanted)):
+            b, d = broker_positions.get((acct, iid), Decimal(0)), ledger.get((acct, iid), Decimal(0))
+            out[f"{acct}:{iid}" if several else iid] = (b, d)
+            where = f"{acct} {iid}" if several else iid
+            if b != d:
+                breaks.append(
+                    Break("position_mismatch", f"{where}: broker {b}, database {d}", "reported",
+                          account=acct or None, instrument_id=iid, broker=str(b), database=str(d))
+                )  # fmt: skip
+            if iid in wanted and wanted[iid] != b:
+                breaks.append(
+                    Break("target_mismatch", f"{where}: target {wanted[iid]}, broker {b}", "reported",
+                          account=acct or None, instrument_id=iid, target=str(wanted[iid]), broker=str(b),
+                          database=str(d))
+                )  # fmt: skip
     return out
 
 
@@ -247,6 +300,7 @@ def _store(repo: ReconciliationBreakRepository, report: ReconciliationReport, ru
             b.resolution,
             b.message,
             run_id=run_id,
+            account=b.account,
             instrument_id=b.instrument_id,
             client_order_id=b.client_order_id,
             perm_id=b.perm_id,

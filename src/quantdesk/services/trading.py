@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select
 from quantdesk.brokers.base import Broker
 from quantdesk.config import Settings
 from quantdesk.domain.identifiers import AccountId
+from quantdesk.errors import ValidationError
 from quantdesk.oms.manager import OrderManager
 from quantdesk.oms.reconciliation import ReconciliationReport, reconcile
 from quantdesk.persistence import commands, create_db_engine
@@ -45,6 +46,7 @@ __all__ = [
     "kill_switch_status",
     "migrated_engine",
     "reconcile_account",
+    "reconcile_accounts",
     "trading_session",
 ]
 
@@ -294,3 +296,23 @@ async def reconcile_account(
         target = {iid.value: qty for iid, qty in loaded.items()}
     async with trading_session(settings, broker, account=account, target=target) as session:
         return session.reconciliation
+
+
+async def reconcile_accounts(
+    settings: Settings, broker: Broker, account: str | None = None, target_file: Path | None = None
+) -> list[ReconciliationReport]:
+    """Reconcile ``account`` (else ``ib.account``); without either, every account of the login, each on its own:
+    one account is never compared with the database summed over several."""
+    if _chosen_account(settings, account) is not None:
+        return [await reconcile_account(settings, broker, account, target_file)]
+    accounts = [a.value for a in await broker.managed_accounts()]
+    if len(accounts) > 1 and target_file is not None:
+        raise ValidationError(
+            f"the login has {len(accounts)} accounts ({', '.join(accounts)}) and a target is for one",
+            field="--account",
+            value=None,
+            hint=f"name the account of the target, e.g. --account {accounts[0]}",
+        )
+    if not accounts:
+        return [await reconcile_account(settings, broker, None, target_file)]
+    return [await reconcile_account(settings, broker, a, target_file) for a in accounts]
