@@ -11,7 +11,8 @@ hand-over, which at hundreds of waiters per commit was the writer thread's large
 
 If a grouped transaction fails, the operations are retried one transaction each, so one bad row fails only its own
 caller. Idempotency holds inside the database: an intent is inserted once per ``ClientOrderId`` (the same content
-again is reported as not created; different content raises ``DuplicateIntent``), a fill once per execution id.
+again is reported as not created; different content raises ``DuplicateIntent``), a fill once per account and
+execution id.
 """
 
 from __future__ import annotations
