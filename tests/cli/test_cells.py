@@ -7,7 +7,18 @@ from decimal import Decimal
 
 import pytest
 
-from quantdesk.cli.cells import instrument_label, money, order_status, price, quantity, utc
+from quantdesk.cli.cells import (
+    bar_size_words,
+    float_prices,
+    instrument_label,
+    money,
+    order_status,
+    plural,
+    price,
+    quantity,
+    utc,
+    volume,
+)
 
 D = Decimal
 
@@ -52,3 +63,15 @@ def test_times_in_utc_without_offset() -> None:
 def test_long_statuses_are_shortened_unless_full() -> None:
     assert [order_status("PARTIALLY_FILLED"), order_status("FILLED")] == ["PART-FILLED", "FILLED"]
     assert order_status("PARTIALLY_FILLED", full=True) == "PARTIALLY_FILLED"
+
+
+def test_counts_and_bar_sizes_in_words() -> None:
+    assert [plural(1, "bar"), plural(2, "bar"), plural(8313, "bar")] == ["1 bar", "2 bars", "8,313 bars"]
+    sizes = ["30min", "1 hour", "5 secs", "1day", "1week", "bogus"]
+    assert [bar_size_words(s) for s in sizes] == ["30-minute", "1-hour", "5-second", "daily", "weekly", "bogus"]
+
+
+def test_float_prices_share_one_scale_and_volumes_are_plain() -> None:
+    assert float_prices([179.0, 178.5, None]) == ["179.00", "178.50", ""]
+    assert float_prices([178.7271684587, 178.5]) == ["178.7272", "178.5000"]
+    assert [volume(1_000_000.0), volume(0.25), volume(None)] == ["1,000,000", "0.25", ""]

@@ -11,10 +11,27 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from quantdesk.domain.instrument_codes import AssetClass
 from quantdesk.domain.instrument_ids import split_instrument_id
+from quantdesk.domain.market import BarSize
 
-__all__ = ["decimals_of", "instrument_label", "money", "order_status", "price", "quantity", "tick_of", "utc"]
+__all__ = [
+    "bar_size_words",
+    "decimals_of",
+    "float_prices",
+    "instrument_label",
+    "money",
+    "order_status",
+    "plural",
+    "price",
+    "quantity",
+    "tick_of",
+    "utc",
+    "volume",
+]
 
 _DEFAULT_TICK = Decimal("0.01")
+_UNITS = {"secs": "second", "min": "minute", "mins": "minute", "hour": "hour", "hours": "hour"}
+_PERIODIC = {BarSize.DAY_1: "daily", BarSize.WEEK_1: "weekly", BarSize.MONTH_1: "monthly"}
+_FLOAT_PLACES = 4  # a float price off the tick grid (adjusted history) shows this many decimals
 _SHORT_STATUS = {
     "PARTIALLY_FILLED": "PART-FILLED",
     "PENDING_SUBMIT": "PENDING",
@@ -91,3 +108,36 @@ def utc(ts: datetime | None, *, seconds: bool = True) -> str:
         return ""
     aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 bar``, ``2 bars``, ``1,000 bars`` (``words`` for an irregular plural)."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def bar_size_words(bar_size: BarSize | str) -> str:
+    """A bar size in words: ``30-minute``, ``1-hour``, ``daily``; an unknown spelling is shown as it is."""
+    try:
+        size = bar_size if isinstance(bar_size, BarSize) else BarSize.parse(bar_size)
+    except ValueError:
+        return str(bar_size)
+    if size in _PERIODIC:
+        return _PERIODIC[size]
+    n, unit = size.value.split(" ")
+    return f"{n}-{_UNITS[unit]}"
+
+
+def float_prices(values: list[float | None], instrument: str | None = None) -> list[str]:
+    """A column of float prices at one scale: the tick's decimals when every price is on it, else 4."""
+    places = decimals_of(tick_of(instrument))
+    step = 10**places
+    on_tick = all(v is None or abs(v * step - round(v * step)) < 1e-6 for v in values)
+    scale = places if on_tick else max(places, _FLOAT_PLACES)
+    return ["" if v is None else f"{v:,.{scale}f}" for v in values]
+
+
+def volume(value: float | None) -> str:
+    """A volume without useless decimals: ``1,000,000``, ``0.25`` (crypto)."""
+    if value is None or value != value:
+        return ""
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.8f}".rstrip("0")
