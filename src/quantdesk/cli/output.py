@@ -65,7 +65,7 @@ class Col:
 
 
 _NUMBER = re.compile(r"^[-+−]?[\d,]*\.?\d+(?:%| [A-Z]{3})?$")
-_PROSE_HEADERS = frozenset({"message", "reason", "description", "detail", "details", "hint", "note", "error"})
+_PROSE_HEADERS = frozenset({"message", "reason", "description", "detail", "details", "hint", "note", "notes", "error"})
 _PROSE_MIN = 20  # a prose column keeps at least this many cells (or its longest word) before columns give way
 _GAP = 2  # between two columns: one space of padding and the (blank) column rule
 
