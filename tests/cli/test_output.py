@@ -92,3 +92,16 @@ def test_a_message_wraps_between_words_instead_of_giving_way(
     assert any("UNH.STK.SMART.USD" in line for line in text.splitlines())
     assert " ".join(w for line in text.splitlines()[3:] for w in line.split()[1 if "UNH" in line else 0 :]) == message
     assert "hidden" not in text
+
+
+def test_blank_columns_give_way_first_and_unsaid(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output.console, "_width", 40)
+    Output(False).table("t", ["instrument", "target", "broker", "database"], [["UNH.STK.SMART.USD", "", "60", "40"]])
+    text = capsys.readouterr().out
+    assert "target" not in text
+    assert "database" in text
+    assert "hidden" not in text
+    Output(False).table("t", ["a", "target"], [["x", ""]])  # room enough: the blank column stays
+    assert "target" in capsys.readouterr().out

@@ -2,8 +2,9 @@
 red line with the hint (``--verbose`` adds the traceback).
 
 Tables fit the terminal without splitting a value across lines: cells never wrap (headers wrap between words),
-and when the columns are wider than the terminal the least important ones are left out (``Col.drop``; then the
-rightmost) and one dim line names them. ``Output(wide=True)`` (a command's ``--wide``) keeps every column.
+and when the columns are wider than the terminal the blank ones go, then the least important (``Col.drop``; then
+the rightmost), and one dim line names what was left out. ``Output(wide=True)`` (a command's ``--wide``) keeps
+every column.
 """
 
 from __future__ import annotations
@@ -134,8 +135,9 @@ class Output:
         cells = [[_cell(v) for v in r] for r in materialised]
         natural = [max(_width(c.header, [r[i] for r in cells]), cell_len(c.header)) for i, c in enumerate(cols)]
         widths = [_width(c.header, [r[i] for r in cells], prose=c.prose) for i, c in enumerate(cols)]
-        empty_cols = {i for i, c in enumerate(cols) if c.drop and not any(r[i] for r in cells)}
-        every = [i for i in range(len(cols)) if i not in empty_cols]
+        every = list(range(len(cols)))
+        if not self.wide and _total(widths, every) > console.width:  # short of room: blank columns go first, unsaid
+            every = [i for i in every if any(r[i] for r in cells)] or every
         shown = every if self.wide else _fitting(cols, widths, every, console.width)
         room = sum(natural) if self.wide else console.width - _total(widths, shown)
         for i in sorted(shown, key=lambda i: cols[i].prose):  # headers first, then prose, take the room left
