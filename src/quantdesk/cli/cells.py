@@ -19,6 +19,7 @@ __all__ = [
     "float_prices",
     "instrument_label",
     "money",
+    "number",
     "order_status",
     "plural",
     "price",
@@ -134,6 +135,17 @@ def float_prices(values: list[float | None], instrument: str | None = None) -> l
     on_tick = all(v is None or abs(v * step - round(v * step)) < 1e-6 for v in values)
     scale = places if on_tick else max(places, _FLOAT_PLACES)
     return ["" if v is None else f"{v:,.{scale}f}" for v in values]
+
+
+def number(text: object) -> str:
+    """A quantity given as text (a JSON document's ``"930700.000000000000"``) without useless decimals; other text
+    as it is, None as blank."""
+    if text is None:
+        return ""
+    try:
+        return quantity(Decimal(str(text)))
+    except (InvalidOperation, ValueError):
+        return str(text)
 
 
 def volume(value: float | None) -> str:
