@@ -130,3 +130,40 @@ def test_show_unknown_symbol_is_one_line(data_dir: Path) -> None:
     assert len(lines) == 1
     assert "TSLA" in lines[0]
     assert "AAPL" in lines[0]
+
+
+def at_80(monkeypatch: pytest.MonkeyPatch, data_dir: Path, *args: str) -> str:
+    """``quantdesk data ARGS`` on an 80-column terminal; every line fits it."""
+    from quantdesk.cli import output
+
+    monkeypatch.setattr(output.console, "_width", 80)
+    result = CliRunner().invoke(
+        data_cmd.app, list(args), env={"QUANTDESK__PATHS__DATA_DIR": str(data_dir), "COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    text: str = result.stdout
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    return text
+
+
+def test_one_intraday_bar_reads_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = tmp_path / "qd"
+    csv = tmp_path / "unh.csv"
+    csv.write_text("ts,open,high,low,close,volume\n2026-12-01T14:30:00Z,178.7271684587,179,178,178.5,1000000\n")
+    imported = " ".join(at_80(monkeypatch, d, "import", str(csv), "--symbol", "UNH", "--bar-size", "30min").split())
+    assert "Imported 1 bar from unh.csv into UNH 30-minute bars (merge): now 1 bar," in imported
+    shown = at_80(monkeypatch, d, "show", "UNH", "--bar-size", "30min")
+    assert "UNH 30-minute bars (csv:unh.csv)" in shown
+    assert "1,000,000" in shown
+    assert "1,000,000.0" not in shown  # a volume has no useless decimals
+    assert "178.7272  179.00  178.00  178.50" in shown  # on the tick: cents; off it: 4 decimals
+    assert "1 bar 2026-12-01 14:30:00" in shown
+    assert "1 bars" not in shown
+    assert "annualised volatility n/a" in " ".join(shown.split())
+
+
+def test_list_at_80_columns_names_bar_sizes_in_words(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = at_80(monkeypatch, data_dir, "list").splitlines()
+    row = next(line for line in lines if line.startswith("AAPL"))
+    assert row.split()[:3] == ["AAPL", "daily", "8313"]
+    assert "1day" not in "\n".join(lines)

@@ -20,7 +20,7 @@ from quantdesk.cli.output import error_line
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
-from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.errors import ConfigError, ValidationError
 from quantdesk.persistence import commands, create_db_engine
@@ -88,7 +88,9 @@ def test_orders_table_lists_open_orders_by_default(db: str) -> None:
     assert result.exit_code == 0, result.output
     assert "open orders" in result.output
     assert "qd-m" in result.output
-    assert "MSFT.STK.SMART.USD" in result.output
+    assert "MSFT" in result.output
+    assert "MSFT.STK.SMART.USD" not in result.output  # symbols by default; the id with --wide
+    assert "MSFT.STK.SMART.USD" in invoke("orders", "--wide").output
     assert "qd-b" not in result.output
 
 
@@ -109,14 +111,14 @@ def test_orders_json_with_status_and_filters(db: str) -> None:
 def test_no_matching_orders_says_so(db: str) -> None:
     result = invoke("orders", "--account", "DU-none")
     assert result.exit_code == 0
-    assert "No open orders match." in result.output
+    assert result.output == "no open orders for account DU-none\n"
 
 
 def test_fills_table_and_json(db: str) -> None:
     result = invoke("fills", "--side", "BUY")
     assert result.exit_code == 0, result.output
     assert "e1" in result.output
-    assert "1.5 USD" in result.output
+    assert "1.50 USD" in result.output
     assert "e2" not in result.output
     doc = run_json("fills", "--since", "2025-03-04T00:00:00+00:00")
     assert [(f["execution_id"], f["price"], f["commission"]) for f in doc["fills"]] == [("e2", "190", "1.5")]
@@ -125,9 +127,16 @@ def test_fills_table_and_json(db: str) -> None:
 def test_history_text_shows_trades_totals_and_method(db: str) -> None:
     result = invoke("history")
     assert result.exit_code == 0, result.output
-    for expected in ("trade history", "totals per instrument", "totals per currency", "average-cost", "165", "162"):
+    for expected in (
+        "trade history",
+        "totals per instrument",
+        "totals per currency",
+        "average-cost",
+        "165.00",
+        "162.00",
+    ):
         assert expected in result.output  # 165 = (190 − 187.25) × 60; net 165 − 3
-    assert "No trades match." in invoke("history", "--symbol", "MSFT").output
+    assert invoke("history", "--symbol", "MSFT").output == "no trades in MSFT\n"
 
 
 def test_history_json(db: str) -> None:
@@ -199,3 +208,125 @@ def test_an_unmigrated_database_names_the_fix(tmp_path: Path, monkeypatch: pytes
     assert isinstance(result.exception, ConfigError)
     assert result.exception.field == "database.url"
     assert "quantdesk db upgrade" in error_line(result.exception)
+
+
+# --- at 80 columns, on the kind of record issue #14 showed ------------------------------------------------------
+
+UNH_ID = "UNH.STK.SMART.USD"
+UNH_FILLS = (
+    ("0000e0d5.01", 310_000, "178.70", "2"),
+    ("0000e0d5.02", 620_000, "178.75", "1.25"),
+    ("0000e0d5.03", 700, "178.73", "1.25"),
+)
+
+
+@pytest.fixture
+def unh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """One UNH order of 1,000,000 shares partly filled at three prices (a 25-digit average), commissions 2 and 1.25."""
+    url = f"sqlite:///{tmp_path / 'unh' / 'qd.db'}"
+    monkeypatch.setenv("QUANTDESK__DATABASE__URL", url)
+    commands.upgrade(url)
+    engine = create_db_engine(url)
+    try:
+        intents, recorded = OrderIntentRepository(engine), FillRepository(engine)
+        order = Order.limit(
+            Stock("UNH"), "BUY", 1_000_000, D("178.80"), account="DU1234567", strategy_id="momentum-long",
+            client_order_id="qd-20261201-0001",
+        )  # fmt: skip
+        t0 = datetime(2026, 12, 1, 14, 30, tzinfo=UTC)
+        intents.insert(order, t0)
+        state = OrderState.new("qd-20261201-0001", 1_000_000, t0).apply_status(OrderStatus.PENDING_SUBMIT, t0)
+        state = state.apply_status(OrderStatus.SUBMITTED, t0)
+        for eid, qty, px, commission in UNH_FILLS:
+            ts = t0 + timedelta(seconds=5)
+            fill = Fill.of(
+                eid, "qd-20261201-0001", UNH_ID, "BUY", qty, D(px), ts, account="DU1234567", commission=D(commission)
+            )
+            recorded.record(fill, ts)
+            state = state.apply_fill(fill)
+        intents.update_state(state)
+    finally:
+        engine.dispose()
+    return url
+
+
+def at_80(monkeypatch: pytest.MonkeyPatch, *args: str) -> list[str]:
+    monkeypatch.setattr(output.console, "_width", 80)
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, (result.output, result.exception)
+    lines: list[str] = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.output
+    return lines
+
+
+def has(lines: list[str], value: str) -> bool:
+    """``value`` whole on one line (a value folded across lines is not found)."""
+    return any(value in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "values"),
+    [
+        (("orders",), ["2026-12-01 14:30", "UNH", "1,000,000", "178.80", "930,700", "PART-FILLED"]),
+        (("fills",), ["2026-12-01 14:30:05", "UNH", "310,000", "178.70", "2.00 USD", "1.25 USD"]),
+        (("history",), ["2026-12-01 14:30", "UNH", "620,000", "178.75", "930,700", "178.73", "4.50 USD"]),
+    ],
+)
+def test_at_80_columns_no_value_is_split_and_symbols_are_shown(
+    unh_db: str, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], values: list[str]
+) -> None:
+    lines = at_80(monkeypatch, *args)
+    for value in values:
+        assert has(lines, value), (value, "\n".join(lines))
+    text = "\n".join(lines)
+    assert UNH_ID not in text
+    assert "178.7271" not in text
+    assert "1,000,000.0" not in text
+
+
+def test_at_80_columns_orders_name_the_columns_left_out(unh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = at_80(monkeypatch, "orders")
+    assert "qd-20261201-0001" not in "\n".join(lines)
+    assert any(line.startswith("hidden at 80 columns:") and "order id" in line for line in lines)
+
+
+def test_wide_shows_every_column_and_the_full_id(unh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(output.console, "_width", 80)
+    result = CliRunner().invoke(app, ["orders", "--wide"], env={"COLUMNS": "80"})
+    row = next(line for line in result.output.splitlines() if "qd-20261201-0001" in line)
+    for value in (UNH_ID, "DU1234567", "momentum-long", "2026-12-01 14:30:00", "178.73", "PARTIALLY_FILLED"):
+        assert value in row
+    assert "hidden" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("orders", "--account", "DU1", "--since", "2026-12-01"), "no open orders for account DU1 since 2026-12-01"),
+        (("orders", "--status", "all", "--strategy", "x"), "no orders of strategy x"),
+        (("fills", "--side", "sell", "--until", "2026-12-03"), "no fills on the sell side through 2026-12-03"),
+        (("history", "--symbol", "MSFT", "--since", "2026-12-01T15:00:00Z"),
+         "no trades in MSFT since 2026-12-01 15:00:00 UTC"),
+    ],
+)  # fmt: skip
+def test_an_empty_result_is_one_line_naming_the_filters(
+    unh_db: str, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], line: str
+) -> None:
+    assert at_80(monkeypatch, *args) == [line]
+
+
+def test_json_keeps_exact_stored_values_and_a_sane_scale_for_averages(unh_db: str) -> None:
+    order = run_json("orders")["orders"][0]
+    assert order["avg_fill_price"] == "178.733331"  # 166,347,111 / 930,700 at the tick's 2 decimals + 4
+    assert order["limit_price"] == "178.8"
+    assert order["quantity"] == "1000000"
+    trades = run_json("history")["trades"]
+    assert [t["average_cost"] for t in trades] == ["178.7", "178.733333", "178.733331"]
+    assert [f["commission"] for f in run_json("fills")["fills"]] == ["2", "1.25", "1.25"]
+
+
+def test_csv_keeps_the_full_precision_of_the_database(unh_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    assert invoke("orders", "--csv", str(path)).exit_code == 0
+    (row,) = csv.DictReader(path.open(newline=""))
+    assert Decimal(row["avg_fill_price"]) == Decimal(166_347_111) / Decimal(930_700)  # every digit of the quotient

@@ -98,7 +98,8 @@ def test_text_report_from_the_gateway(seeded: dict[str, Any]) -> None:
     out = result.output
     assert seeded["kinds"] == ["gateway"]
     assert "VaR and CVaR (99.0%, 5 days, USD" in out
-    for word in ("historical", "parametric", "monte_carlo", "AAPL.STK.SMART.USD", "XOM.STK.SMART.USD"):
+    assert "AAPL.STK.SMART.USD" not in out  # symbols in the table; the ids are in --json
+    for word in ("historical", "parametric", "monte_carlo", "AAPL", "XOM"):
         assert word in out
     assert "component VaR" in out
     assert "margin: OK margin utilisation" in out
@@ -184,3 +185,17 @@ def test_usage_errors_are_click_errors(book: Path) -> None:
         result = invoke("risk", "--positions", str(book), *args)
         assert result.exit_code == 2
         assert args[0] in result.output
+
+
+def test_positions_at_80_columns_keep_the_parametric_var_whole(book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quantdesk.cli.output, "console", Console(width=80, color_system=None))
+    result = CliRunner().invoke(app, ["risk", "--positions", str(book)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, (result.output, result.exception)
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.output
+    head = lines.index(next(line for line in lines if line.strip().startswith("Positions"))) + 1
+    assert "parametric VaR" in lines[head] + lines[head + 1]
+    aapl = next(line for line in lines if line.startswith("AAPL"))
+    assert aapl.split()[:4] == ["AAPL", "100", "130.00", "13,000.00"]  # price at the tick, not 130.0000
+    assert len(aapl.split()) == 7  # weight, parametric VaR and component VaR stay; class and ccy gave way
+    assert any(line.startswith("hidden at 80 columns: class, ccy") for line in lines)

@@ -87,7 +87,7 @@ def test_reconcile_compares_the_broker_with_a_target_file(cli: Any, tmp_path: Pa
     assert doc["positions"]["MSFT.STK.SMART.USD"] == {"target": "0", "broker": "0", "database": "0"}
     text = cli("reconcile", "--broker", "gateway", "--target", str(target))
     assert text.exit_code == 0, text.output
-    assert "1 break(s)" in text.stdout  # table cells may wrap, so the kind is checked in the JSON above
+    assert "1 break." in text.stdout  # table cells may wrap, so the kind is checked in the JSON above
     assert "target" in text.stdout.split("Positions", 1)[1]
     target.write_text("symbol,quantity\nAAPL,ten\n")
     bad = cli("reconcile", "--broker", "gateway", "--target", str(target))
@@ -157,3 +157,31 @@ def test_reconcile_compares_each_account_with_its_own_fills(
     bad = cli("reconcile", "--broker", "ib", "--target", str(target))
     assert bad.exit_code != 0
     assert error_line(bad.exception).startswith("error: --account: the login has 2 accounts")
+
+
+def test_a_reconciliation_at_80_columns_keeps_every_value_whole(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from quantdesk.cli import output
+    from quantdesk.cli.output import Output
+    from quantdesk.cli.trading_cmd import _print_reconciliation
+    from quantdesk.oms.reconciliation import Break, ReconciliationReport
+
+    missed = Break(
+        "missed_fill", "execution 0000e0d5.6751f4c2.01.02 was missing from the database; applied", "applied",
+        "UNH.STK.SMART.USD", "qd-20261201-0001", broker="620000", database="310000.000000000000",
+    )  # fmt: skip
+    held = {"UNH.STK.SMART.USD": (Decimal(930_700), Decimal("930700.000000000000"))}
+    report = ReconciliationReport(datetime(2026, 12, 1, tzinfo=UTC), 1, 5, (missed,), held)
+    monkeypatch.setattr(output.console, "_width", 80)
+    _print_reconciliation(Output(False), {"clean": False, "accounts": [report.to_dict()]})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Reconciled 1 broker order and 5 executions: 1 break."
+    assert all(len(line) <= 80 for line in lines)
+    row = next(line for line in lines if line.startswith("missed_fill"))
+    assert row.split()[:5] == ["missed_fill", "applied", "UNH", "620,000", "310,000"]
+    assert "0000e0d5.6751f4c2.01.02" in "\n".join(lines)  # the message wraps between words, never inside one
+    assert next(line for line in lines if line.startswith("UNH ")).split() == ["UNH", "930,700", "930,700"]

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
-from quantdesk.cli.output import Output
+from quantdesk.cli.output import Col, Output
 
 if TYPE_CHECKING:
     from quantdesk.data.bar_store import BarStore
@@ -35,8 +35,8 @@ def _store(ctx: typer.Context) -> BarStore:
 
 
 def _pct(x: float | None, sign: bool = True) -> str:
-    if x is None:
-        return ""
+    if x is None or x != x:  # NaN: one bar has no return or volatility
+        return "n/a"
     return f"{x:+.2%}" if sign else f"{x:.2%}"
 
 
@@ -60,13 +60,15 @@ def list_(ctx: typer.Context, json_: JsonFlag = False) -> None:
     if out.as_json:
         out.json({"store": str(store.root), "datasets": entries})
         return
+    from quantdesk.cli.cells import bar_size_words
+
     out.table(
         f"Bar store {escape(str(store.root))}",
-        ["instrument", "bar size", "rows", "first", "last", "source", "adj"],
+        ["instrument", "bar size", "bars", "first", "last", Col("source", drop=2), Col("adj", drop=1)],
         [
             [
                 e["instrument"],
-                e["bar_size"],
+                bar_size_words(e["bar_size"]),
                 e["rows"],
                 _date(e["first_ts"]),
                 _date(e["last_ts"]),
@@ -107,33 +109,39 @@ def import_(
         adjusted=adjusted,
         mode="replace" if replace else "merge",
     )
+    from quantdesk.cli.cells import bar_size_words, plural
+
     d = result.to_dict()
     ds = d["dataset"]
     text = (
-        f"Imported {result.rows_read} bars from {escape(Path(result.path).name)} into "
-        f"[bold]{escape(ds['instrument'])}[/bold] {ds['bar_size']} ({result.mode}): now {ds['rows']} rows, "
-        f"{_date(ds['first_ts'])} to {_date(ds['last_ts'])}."
+        f"Imported {plural(result.rows_read, 'bar')} from {escape(Path(result.path).name)} into "
+        f"[bold]{escape(ds['instrument'])}[/bold] {bar_size_words(ds['bar_size'])} bars ({result.mode}): "
+        f"now {plural(ds['rows'], 'bar')}, {_date(ds['first_ts'])} to {_date(ds['last_ts'])}."
     )
     output_from(json_).result(d, text=text)
 
 
 def print_sample_summary(out: Output, title: str, rows: list[dict[str, object]]) -> None:
     """Print one row per symbol of a sample summary: span, last close, total return, volatility."""
+    from quantdesk.cli.cells import float_prices
+
+    closes = float_prices([c if isinstance(c := r["last_close"], float | int) else None for r in rows])
     out.table(
         title,
-        ["symbol", "rows", "first", "last", "close", "return", "vol (ann.)"],
+        ["symbol", "bars", "first", "last", "close", "return", "vol (ann.)"],
         [
             [
                 r["symbol"],
                 r["rows"],
                 _date(r["first"]) if isinstance(r["first"], str) else "",
                 _date(r["last"]) if isinstance(r["last"], str) else "",
-                r["last_close"],
+                close,
                 _pct(r["total_return"]) if isinstance(r["total_return"], float) else "",
                 _pct(r["ann_volatility"], sign=False) if isinstance(r["ann_volatility"], float) else "",
             ]
-            for r in rows
+            for r, close in zip(rows, closes, strict=True)
         ],
+        empty="no symbols",
     )
 
 
@@ -157,15 +165,27 @@ def show(
     if out.as_json:
         out.json(doc)
         return
+    from quantdesk.cli.cells import bar_size_words, float_prices, plural, volume
+
     s, st = doc["summary"], doc["stats"]
+    instrument = view.entry.instrument
+    bars = doc["bars"]
+    prices = {k: float_prices([r[k] for r in bars], instrument) for k in ("open", "high", "low", "close")}
     out.table(
-        f"{view.entry.instrument} {view.entry.bar_size.slug} ({view.entry.source}"
+        f"{instrument} {bar_size_words(view.entry.bar_size)} bars ({view.entry.source}"
         f"{', adjusted' if view.entry.adjusted else ''})",
-        ["ts", "open", "high", "low", "close", "volume"],
-        [[_date(r["ts"]), r["open"], r["high"], r["low"], r["close"], r["volume"]] for r in doc["bars"]],
+        ["time (UTC)", "open", "high", "low", "close", "volume"],
+        [
+            [_date(r["ts"]), *(prices[k][i] for k in ("open", "high", "low", "close")), volume(r["volume"])]
+            for i, r in enumerate(bars)
+        ],
+        empty=f"no {bar_size_words(view.entry.bar_size)} bars of {instrument} in that range",
     )
+    if not s["rows"]:
+        return
+    (last_close,) = float_prices([s["last_close"]], instrument)
     out.message(
-        f"{s['rows']} bars {_date(s['first'])} to {_date(s['last'])}: last close {s['last_close']:,.4f}, "
+        f"{plural(s['rows'], 'bar')} {_date(s['first'])} to {_date(s['last'])}: last close {last_close}, "
         f"total return {_pct(s['total_return'])}, annualised volatility {_pct(s['ann_volatility'], sign=False)}, "
         f"max drawdown {_pct(st['max_drawdown'])}"
     )
@@ -190,6 +210,7 @@ def sample(
         return
     print_sample_summary(out, f"S&P 500 sample -> {escape(result.store)}", doc["symbols"])
     out.message(
-        f"Stored {len(result.symbols)} symbols, {result.rows:,} daily bars, "
+        f"Stored {len(result.symbols)} symbol{'' if len(result.symbols) == 1 else 's'}, "
+        f"{result.rows:,} daily bar{'' if result.rows == 1 else 's'}, "
         f"{_date(doc['first'])} to {_date(doc['last'])} (source {result.source})."
     )

@@ -3,6 +3,10 @@
 Each reads the database at ``database.url`` (read-only), filters by ``--account``, ``--symbol``, ``--strategy``,
 ``--side`` and ``--since``/``--until`` (a date, or an ISO time; UTC unless it carries an offset), keeps the newest
 ``--limit`` rows, and prints a table, one JSON document (``--json``), or writes a CSV file (``--csv PATH``).
+
+Tables show symbols, prices at the instrument's tick and money in cents, and leave out the least important columns
+on a narrow terminal; ``--wide`` shows every column and the full instrument ids. ``--json`` keeps exact decimals
+(computed averages rounded to the tick's scale + 4); ``--csv`` is the database's view, at full precision.
 """
 
 from __future__ import annotations
@@ -14,13 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from quantdesk.cli.context import output_from, settings_from
+from quantdesk.cli.context import settings_from
 from quantdesk.cli.output import Output
 
 if TYPE_CHECKING:
     from datetime import datetime
-
-    from quantdesk.services.orders import FillListing, HistoryReport, OrderListing
 
 __all__ = ["fills", "history", "orders"]
 
@@ -55,8 +57,19 @@ UntilOpt = Annotated[
 ]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Keep the newest N rows.")]
 CsvOpt = Annotated[
-    Path | None, typer.Option("--csv", dir_okay=False, help="Write the rows to this CSV file instead of a table.")
+    Path | None,
+    typer.Option("--csv", dir_okay=False, help="Write the rows to this CSV file (full precision) instead of a table."),
 ]
+WideFlag = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="Every column and full instrument ids (AAPL.STK.SMART.USD), however narrow the terminal."
+    ),
+]
+
+
+def _output(json_: bool, wide: bool) -> Output:
+    return Output(json_, wide=wide, wide_flag="--wide")
 
 
 def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
@@ -106,6 +119,7 @@ def orders(
     until: UntilOpt = None,
     limit: LimitOpt = None,
     csv: CsvOpt = None,
+    wide: WideFlag = False,
     json_: JsonFlag = False,
 ) -> None:
     """List orders from the database: working ones by default, or finished ones, or all."""
@@ -113,62 +127,16 @@ def orders(
 
     where = _filters(account, symbol, strategy, side, since, until, limit)
     listing = svc.list_orders(settings_from(ctx), status=status.value, **where)
-    out = output_from(json_)
+    out = _output(json_, wide)
     if csv is not None:
         _wrote(out, "orders", listing.write_csv(csv), csv)
         return
     if out.as_json:
         out.json(listing.to_dict())
         return
+    from quantdesk.cli.trade_tables import print_orders
+
     print_orders(out, listing)
-
-
-def print_orders(out: Output, listing: OrderListing) -> None:
-    """The orders as a table, with a line when there are none."""
-    out.table(
-        f"{listing.status} orders",
-        [
-            "created",
-            "client order id",
-            "account",
-            "strategy",
-            "instrument",
-            "side",
-            "qty",
-            "type",
-            "limit",
-            "stop",
-            "tif",
-            "status",
-            "filled",
-            "avg price",
-            "perm id",
-            "source",
-        ],
-        [
-            [
-                o.created_at,
-                o.client_order_id,
-                o.account,
-                o.strategy,
-                o.instrument_id,
-                o.side,
-                o.quantity,
-                o.order_type,
-                o.limit_price,
-                o.stop_price,
-                o.tif,
-                o.status,
-                o.filled_quantity,
-                o.avg_fill_price,
-                o.perm_id,
-                o.source,
-            ]
-            for o in listing.orders
-        ],
-    )
-    if not listing.orders:
-        out.message(f"No {listing.status} orders match.")
 
 
 def fills(
@@ -181,60 +149,23 @@ def fills(
     until: UntilOpt = None,
     limit: LimitOpt = None,
     csv: CsvOpt = None,
+    wide: WideFlag = False,
     json_: JsonFlag = False,
 ) -> None:
     """List executions from the database with their commissions, oldest first."""
     from quantdesk.services import orders as svc
 
     listing = svc.list_fills(settings_from(ctx), **_filters(account, symbol, strategy, side, since, until, limit))
-    out = output_from(json_)
+    out = _output(json_, wide)
     if csv is not None:
         _wrote(out, "fills", listing.write_csv(csv), csv)
         return
     if out.as_json:
         out.json(listing.to_dict())
         return
+    from quantdesk.cli.trade_tables import print_fills
+
     print_fills(out, listing)
-
-
-def print_fills(out: Output, listing: FillListing) -> None:
-    """The fills as a table, with a line when there are none."""
-    out.table(
-        "fills",
-        [
-            "time",
-            "execution id",
-            "account",
-            "strategy",
-            "instrument",
-            "side",
-            "qty",
-            "price",
-            "ccy",
-            "commission",
-            "client order id",
-            "perm id",
-        ],
-        [
-            [
-                f.ts,
-                f.execution_id,
-                f.account,
-                f.strategy,
-                f.instrument_id,
-                f.side,
-                f.quantity,
-                f.price,
-                f.currency,
-                f"{f.commission} {f.commission_currency}",
-                f.client_order_id,
-                f.perm_id,
-            ]
-            for f in listing.fills
-        ],
-    )
-    if not listing.fills:
-        out.message("No fills match.")
 
 
 def history(
@@ -247,98 +178,20 @@ def history(
     until: UntilOpt = None,
     limit: LimitOpt = None,
     csv: CsvOpt = None,
+    wide: WideFlag = False,
     json_: JsonFlag = False,
 ) -> None:
     """Trade history: every fill with the position it left and the P&L it realised (average cost), and totals."""
     from quantdesk.services import orders as svc
 
     report = svc.trade_history(settings_from(ctx), **_filters(account, symbol, strategy, side, since, until, limit))
-    out = output_from(json_)
+    out = _output(json_, wide)
     if csv is not None:
         _wrote(out, "trades", report.write_csv(csv), csv)
         return
     if out.as_json:
         out.json(report.to_dict())
         return
+    from quantdesk.cli.trade_tables import print_history
+
     print_history(out, report)
-
-
-def _commissions(amounts: dict[str, Any]) -> str:
-    return ", ".join(f"{amount} {ccy}" for ccy, amount in amounts.items())
-
-
-def print_history(out: Output, report: HistoryReport) -> None:
-    """Trades, then totals per instrument and per currency."""
-    if not report.trades:
-        out.message("No trades match.")
-        return
-    out.table(
-        "trade history",
-        [
-            "time",
-            "account",
-            "instrument",
-            "side",
-            "qty",
-            "price",
-            "commission",
-            "closed",
-            "realised P&L",
-            "position",
-            "avg cost",
-            "strategy",
-        ],
-        [
-            [
-                t.ts,
-                t.account,
-                t.instrument_id,
-                t.side,
-                t.quantity,
-                t.price,
-                f"{t.commission} {t.commission_currency}",
-                t.closed_quantity,
-                t.realised_pnl,
-                t.position,
-                t.average_cost,
-                t.strategy,
-            ]
-            for t in report.trades
-        ],
-    )
-    out.table(
-        "totals per instrument",
-        [
-            "account",
-            "instrument",
-            "ccy",
-            "fills",
-            "bought",
-            "sold",
-            "realised P&L",
-            "commissions",
-            "net P&L",
-            "position",
-        ],
-        [
-            [
-                i.account,
-                i.instrument_id,
-                i.currency,
-                i.fills,
-                i.bought,
-                i.sold,
-                i.realised_pnl,
-                _commissions(i.commissions),
-                i.net_pnl,
-                i.position,
-            ]
-            for i in report.instruments
-        ],
-    )
-    out.table(
-        "totals per currency",
-        ["ccy", "fills", "realised P&L", "commissions", "net P&L"],
-        [[c.currency, c.fills, c.realised_pnl, c.commissions, c.net_pnl] for c in report.currencies],
-    )
-    out.message(f"Realised P&L by {report.history.method} (gross of commissions); net P&L subtracts them.")

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
-from quantdesk.cli.output import Output
+from quantdesk.cli.output import Col, Output
 from quantdesk.config import Settings
 from quantdesk.errors import ConfigError
 
@@ -143,13 +143,23 @@ def print_report(out: Output, report: RiskReport) -> None:
     )
     by_method = {r.method: {p.symbol: p for p in r.positions} for r in report.var}
     methods = list(by_method)
-    columns = ["instrument", "class", "ccy", "quantity", "price", f"value ({ccy})", "weight"]
-    columns += [f"{m} VaR" for m in methods]
+    from quantdesk.cli.cells import instrument_label, price, quantity
+
+    # at 80 columns the parametric VaR and its components stay; class, currency and the other methods give way
+    columns: list[str | Col] = ["instrument", Col("class", drop=6), Col("ccy", drop=5), "quantity", "price"]
+    columns += [f"value ({ccy})", "weight"]
+    columns += [Col(f"{m} VaR", drop=0 if m == "parametric" else 2) for m in methods]
     if "parametric" in by_method:
-        columns += ["component VaR", "marginal VaR"]
+        columns += ["component VaR", Col("marginal VaR", drop=3)]
     rows: list[list[Any]] = []
     for p in report.positions:
-        row: list[Any] = [p.label, p.asset_class, p.currency, f"{p.quantity.normalize():,f}", f"{p.price:,.4f}"]
+        row: list[Any] = [
+            instrument_label(p.label),
+            p.asset_class,
+            p.currency,
+            quantity(p.quantity),
+            price(p.price, p.label),
+        ]
         row += [_money(p.market_value), _pct(p.weight)]
         found = {m: by_method[m].get(p.risk_key or "") for m in methods}
         row += [_money(f.var) if f is not None else "—" for f in found.values()]

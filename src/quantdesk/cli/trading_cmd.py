@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
-from quantdesk.cli.output import Output
+from quantdesk.cli.output import Col, Output
 from quantdesk.config import Settings
 
 __all__ = ["kill_switch_app", "reconcile"]
@@ -89,18 +89,21 @@ def _print_reconciliation(out: Output, doc: dict[str, Any]) -> None:
 
 
 def _print_account(out: Output, doc: dict[str, Any]) -> None:
+    from quantdesk.cli.cells import instrument_label as sym
+    from quantdesk.cli.cells import number, plural
+
     out.message(
         (f"{doc['account']}: r" if doc["account"] else "R")
-        + f"econciled {doc['broker_orders']} broker order(s) and {doc['executions']} execution(s): "
-        + ("no breaks." if doc["clean"] else f"{len(doc['breaks'])} break(s).")
+        + f"econciled {plural(doc['broker_orders'], 'broker order')} and {plural(doc['executions'], 'execution')}: "
+        + ("no breaks." if doc["clean"] else f"{plural(len(doc['breaks']), 'break')}.")
     )
     if doc["breaks"]:
         out.table(
             "Breaks (target vs broker vs database)",
-            ["kind", "resolution", "instrument", "order", "target", "broker", "database", "message"],
+            ["kind", "resolution", "instrument", Col("order", drop=1), "target", "broker", "database", "message"],
             [
-                [b["kind"], b["resolution"], b["instrument_id"], b["client_order_id"], b["target"], b["broker"],
-                 b["database"], b["message"]]
+                [b["kind"], b["resolution"], sym(b["instrument_id"]), b["client_order_id"], number(b["target"]),
+                 number(b["broker"]), number(b["database"]), b["message"]]
                 for b in doc["breaks"]
             ],
         )  # fmt: skip
@@ -110,7 +113,7 @@ def _print_account(out: Output, doc: dict[str, Any]) -> None:
             "Positions",
             ["instrument", *(["target"] if with_target else []), "broker", "database"],
             [
-                [k, *([v["target"] or ""] if with_target else []), v["broker"], v["database"]]
+                [sym(k), *([number(v["target"])] if with_target else []), number(v["broker"]), number(v["database"])]
                 for k, v in doc["positions"].items()
             ],
         )

@@ -7,6 +7,10 @@ naming ``database.url`` with the fix (``quantdesk db upgrade``), never a silent 
 Times select ``[since, until)`` in UTC; ``parse_time`` reads the command-line forms (a date, or an ISO time with or
 without an offset; a bare date as ``until`` includes that whole day). Trade-history P&L is average cost, as
 ``quantdesk.domain.positions.Position`` computes it (see ``quantdesk.persistence.repositories.history``).
+
+Scale: ``to_dict`` (``--json``) gives stored values exactly, computed averages (``avg_fill_price``,
+``average_cost``) at the tick's decimals + 4 and any other computed value at the database's 12 decimals;
+``write_csv`` (``--csv``) is the database's view at full precision, unrounded.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from sqlalchemy import Engine
 from quantdesk.atomic_files import atomic_write
 from quantdesk.config import Settings
 from quantdesk.config.masking import mask_url
+from quantdesk.domain.instrument_ids import split_instrument_id
 from quantdesk.domain.side import OrderSide
 from quantdesk.errors import ConfigError, ValidationError
 from quantdesk.persistence import create_db_engine, normalise_url
@@ -157,8 +162,36 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+_AVERAGES = frozenset({"avg_fill_price", "average_cost"})  # quotients: as many digits as the decimal context holds
+_AVERAGE_EXTRA_PLACES = 4
+_STORED_PLACES = 12  # the database keeps NUMERIC(38, 12): no stored value has more decimals
+
+
+def _scaled(value: Decimal, places: int) -> Decimal:
+    """``value`` with at most ``places`` decimals (half-even), trailing zeros dropped; exact values pass unchanged."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or -exponent <= places:
+        return value
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN).normalize()
+    return Decimal(format(rounded, "f"))
+
+
+def _sane(name: str, value: Any, instrument_id: Any) -> Any:
+    """A computed decimal at a sane scale: averages at the tick's decimals + 4, anything else at the database's 12."""
+    if not isinstance(value, Decimal):
+        return value
+    if name in _AVERAGES and isinstance(instrument_id, str):
+        parts = split_instrument_id(instrument_id)
+        tick = parts.tick if parts is not None else Decimal("0.01")
+        exponent = tick.normalize().as_tuple().exponent
+        tick_places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return _scaled(value, tick_places + _AVERAGE_EXTRA_PLACES)
+    return _scaled(value, _STORED_PLACES)
+
+
 def _row_dict(row: Any) -> dict[str, Any]:
-    return {f.name: _json_value(getattr(row, f.name)) for f in fields(row)}
+    instrument_id = getattr(row, "instrument_id", None)
+    return {f.name: _json_value(_sane(f.name, getattr(row, f.name), instrument_id)) for f in fields(row)}
 
 
 def _filters_dict(where: QueryFilter) -> dict[str, Any]:
