@@ -115,3 +115,18 @@ def test_rebalance_is_a_dry_run_without_execute(tmp_path: Path) -> None:
     assert doc["execute"] is False
     assert "positions_after" not in doc
     assert doc["plan"]["trades"] == 20
+
+
+def test_a_refused_connection_is_one_line_without_ib_async_noise(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    quiet = _run("--set", f"ib.port={port}", "reconcile", cwd=tmp_path)
+    assert quiet.returncode == 2
+    lines = quiet.stderr.strip().splitlines()
+    assert len(lines) == 1, quiet.stderr
+    assert lines[0].startswith(f"error: ib.port: nothing is listening on 127.0.0.1:{port}")
+    loud = _run("-v", "--set", f"ib.port={port}", "reconcile", cwd=tmp_path)
+    assert "ERROR ib_async.client: API connection failed" in loud.stderr

@@ -47,6 +47,11 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _quiet_ib_async(record: logging.LogRecord) -> bool:
+    """Without -v, ib_async's records stay off the terminal (they reach other handlers, and -v shows them)."""
+    return not (record.name == "ib_async" or record.name.startswith("ib_async."))
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -67,10 +72,13 @@ def main(
     ] = False,
 ) -> None:
     """Global options come before the sub-command."""
+    handler = logging.StreamHandler(sys.stderr)
+    if not verbose:  # our error line says what went wrong; ib_async's own ERROR lines would repeat it
+        handler.addFilter(_quiet_ib_async)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     ctx.obj = CliState(config_path=config, env=env, overrides=_parse_overrides(set_ or []), verbose=verbose)
 
