@@ -130,3 +130,16 @@ def test_show_unknown_symbol_is_one_line(data_dir: Path) -> None:
     assert len(lines) == 1
     assert "TSLA" in lines[0]
     assert "AAPL" in lines[0]
+
+
+def test_an_unknown_time_zone_is_refused_for_daily_bars_too(tmp_path: Path) -> None:
+    d = tmp_path / "qd"
+    daily = tmp_path / "spy.csv"
+    daily.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,472.2,473.7,470.5,472.7,123\n")
+    proc = qd(d, "data", "import", str(daily), "--symbol", "SPY", "--tz", "Mars/Olympus")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "unknown time zone 'Mars/Olympus'" in lines[0]
+    assert "--tz" in lines[0]
+    assert not (d / "bars").exists() or not any((d / "bars").rglob("*.parquet"))
