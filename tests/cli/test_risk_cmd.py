@@ -27,7 +27,7 @@ from quantdesk.config import Settings
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
-from quantdesk.errors import ConfigError, DataError
+from quantdesk.errors import ConfigError, DataError, QuantdeskError
 from quantdesk.services import portfolio as svc
 
 app = typer.Typer()
@@ -184,3 +184,12 @@ def test_usage_errors_are_click_errors(book: Path) -> None:
         result = invoke("risk", "--positions", str(book), *args)
         assert result.exit_code == 2
         assert args[0] in result.output
+
+
+def test_a_bad_positions_file_names_the_flag(tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("symbol,quantity\nAAPL,lots\nCASH,1000\n")
+    exc = fails("risk", "--positions", str(book))
+    assert isinstance(exc, QuantdeskError)
+    assert exc.field == "--positions line 2 quantity"
+    assert "positions_file" not in str(exc)
