@@ -24,6 +24,7 @@ from quantdesk.cli.portfolio_flags import (
     method_help,
     parse_budgets,
     refuse_frontier_path,
+    with_methods,
 )
 from quantdesk.config import Settings, ensure_trading_mode
 from quantdesk.errors import ConfigError, LiveTradingNotConfirmed
@@ -479,3 +480,7 @@ def rebalance(
         doc = asyncio.run(_with_broker(out, settings, kind, target, options, account, execute, live, timeout))
     if out.as_json:
         out.json({"mode": settings.mode, "optimization": opt_doc, **doc})
+
+
+optimize.__doc__ = with_methods(optimize.__doc__)
+rebalance.__doc__ = with_methods(rebalance.__doc__)

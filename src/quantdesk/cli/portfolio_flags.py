@@ -13,22 +13,30 @@ from pathlib import Path
 
 from quantdesk.errors import QuantdeskError, ValidationError
 
-__all__ = ["METHOD_HELP", "flag_errors", "lookback_value", "method_help", "parse_budgets", "refuse_frontier_path"]
+__all__ = [
+    "METHOD_HELP",
+    "flag_errors",
+    "lookback_value",
+    "method_help",
+    "parse_budgets",
+    "refuse_frontier_path",
+    "with_methods",
+]
 
 METHOD_HELP: dict[str, str] = {
     "equal-weight": "the same weight for every symbol",
-    "inverse-volatility": "weights in inverse proportion to each symbol's volatility",
+    "inverse-volatility": "weights inverse to each symbol's volatility",
     "min-variance": "the portfolio of least variance",
     "max-sharpe": "the highest Sharpe ratio (return over volatility)",
     "max-return-target-vol": "the highest return at --target-volatility",
     "min-risk-target-return": "the least risk that reaches --target-return",
     "risk-parity": "every symbol contributes the same risk",
-    "risk-budgeting": "each symbol contributes its --budget SYMBOL=SHARE of the risk",
-    "hrp": "hierarchical risk parity (clusters of correlated symbols)",
+    "risk-budgeting": "risk shared as --budget SYMBOL=SHARE says",
+    "hrp": "hierarchical risk parity (clustered symbols)",
     "herc": "hierarchical equal risk contribution",
     "max-diversification": "the highest diversification ratio",
     "min-cvar": "the least conditional value at risk (95 %)",
-    "black-litterman": "max Sharpe on returns blended with your --view 'AAPL == 0.10'",
+    "black-litterman": "max Sharpe with your --view 'AAPL == 0.10'",
     "mean-variance-tc": "mean-variance net of transaction costs",
 }
 """One line per optimiser, for ``--help`` (the keys are ``portfolio.METHODS``)."""
@@ -71,8 +79,15 @@ _CONFIG_SET = re.compile(r"\bset ([a-z_]+\.[a-z_]+) = (\S+?)(?=[,;)\s]|$)")
 
 
 def method_help() -> str:
-    """The ``--method`` help: every optimiser with its one line."""
-    return "Optimiser (default max-sharpe), one of: " + "; ".join(f"{k}: {v}" for k, v in METHOD_HELP.items()) + "."
+    """The ``--method`` help (the methods themselves are listed in the command's help, one line each)."""
+    return "Optimiser (default max-sharpe): one of the methods listed above."
+
+
+def with_methods(doc: str | None) -> str:
+    """A command's help text followed by every optimiser on a line of its own (``\\b`` keeps the lines)."""
+    width = max(len(k) for k in METHOD_HELP)
+    lines = "\n".join(f"{k.ljust(width)}  {v}" for k, v in METHOD_HELP.items())
+    return f"{(doc or '').strip()}\n\nMethods (--method):\n\n\b\n{lines}"
 
 
 def _flag_text(text: str) -> str:
