@@ -167,3 +167,28 @@ def test_list_at_80_columns_names_bar_sizes_in_words(data_dir: Path, monkeypatch
     row = next(line for line in lines if line.startswith("AAPL"))
     assert row.split()[:3] == ["AAPL", "daily", "8313"]
     assert "1day" not in "\n".join(lines)
+
+
+def test_an_unknown_time_zone_is_refused_for_daily_bars_too(tmp_path: Path) -> None:
+    d = tmp_path / "qd"
+    daily = tmp_path / "spy.csv"
+    daily.write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,472.2,473.7,470.5,472.7,123\n")
+    proc = qd(d, "data", "import", str(daily), "--symbol", "SPY", "--tz", "Mars/Olympus")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "unknown time zone 'Mars/Olympus'" in lines[0]
+    assert "--tz" in lines[0]
+    assert not (d / "bars").exists() or not any((d / "bars").rglob("*.parquet"))
+
+
+def test_mixing_adjusted_and_raw_prices_hints_at_the_flag(tmp_path: Path) -> None:
+    d = tmp_path / "qd"
+    f = tmp_path / "spy.csv"
+    f.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,472.2,473.7,470.5,472.7,470.0,123\n")
+    invoke(d, "import", str(f), "--symbol", "SPY")
+    proc = qd(d, "data", "import", str(f), "--symbol", "SPY", "--adjusted")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "pass --replace" in lines[0]

@@ -91,3 +91,27 @@ def test_gateway_command_refuses_an_empty_account_list() -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, ValidationError)
     assert result.exception.field == "--accounts"
+
+
+def test_a_port_in_use_is_one_line_naming_the_flag(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTDESK")}
+        env["QUANTDESK__PATHS__DATA_DIR"] = str(tmp_path / "data")
+        result = subprocess.run(
+            [sys.executable, "-m", "quantdesk.cli.main", "gateway", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: --port: port {port} on 127.0.0.1 is in use")
+    assert "--port 0 picks a free one" in lines[0]

@@ -115,3 +115,41 @@ def test_rebalance_is_a_dry_run_without_execute(tmp_path: Path) -> None:
     assert doc["execute"] is False
     assert "positions_after" not in doc
     assert doc["plan"]["trades"] == 20
+
+
+def test_a_refused_connection_is_one_line_without_ib_async_noise(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    quiet = _run("--set", f"ib.port={port}", "reconcile", cwd=tmp_path)
+    assert quiet.returncode == 2
+    lines = quiet.stderr.strip().splitlines()
+    assert len(lines) == 1, quiet.stderr
+    assert lines[0].startswith(f"error: ib.port: nothing is listening on 127.0.0.1:{port}")
+    loud = _run("-v", "--set", f"ib.port={port}", "reconcile", cwd=tmp_path)
+    assert "ERROR ib_async.client: API connection failed" in loud.stderr
+
+
+def test_a_read_only_data_directory_is_one_line_naming_the_file_and_the_setting(tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    read_only = f"mount --bind {data} {data} && mount -o remount,bind,ro {data}"
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"{read_only} && ! touch {data}/probe"], check=False)
+    if shutil.which("unshare") is None or probe.returncode != 0:
+        pytest.skip("needs unshare -m and mount (Errno 30 needs a read-only mount; root ignores chmod)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTDESK")}
+    env |= {"QUANTDESK__PATHS__DATA_DIR": str(data), "COLUMNS": "200"}
+    cli = f"{sys.executable} -m quantdesk.cli.main data sample --symbols AAPL"
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"{read_only} && {cli}"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: cannot write {data}")
+    assert "Read-only file system" in lines[0]
+    assert "paths.data_dir" in lines[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,7 @@ from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
-from quantdesk.errors import ConfigError, ValidationError
+from quantdesk.errors import ConfigError, DataError, ValidationError
 from quantdesk.persistence import commands, create_db_engine
 from quantdesk.persistence.repositories import FillRepository, OrderIntentRepository
 
@@ -330,3 +331,25 @@ def test_csv_keeps_the_full_precision_of_the_database(unh_db: str, tmp_path: Pat
     assert invoke("orders", "--csv", str(path)).exit_code == 0
     (row,) = csv.DictReader(path.open(newline=""))
     assert Decimal(row["avg_fill_price"]) == Decimal(166_347_111) / Decimal(930_700)  # every digit of the quotient
+
+
+@pytest.mark.parametrize("where", ["missing-root", "immutable"])
+def test_history_csv_into_an_unwritable_folder_names_the_file_not_a_temp_file(
+    db: str, tmp_path: Path, where: str
+) -> None:
+    folder = Path("/proc/no-such-folder") if where == "missing-root" else tmp_path / "locked"
+    if where == "immutable":  # chattr +i refuses root too (EPERM), where chmod would not
+        folder.mkdir()
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not available on this file system")
+    try:
+        result = invoke("history", "--csv", str(folder / "h.csv"))
+    finally:
+        if where == "immutable":
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    assert isinstance(result.exception, DataError), result.exception
+    assert result.exception.field == "--csv"
+    text = str(result.exception)
+    assert f"cannot write {folder / 'h.csv'}" in text
+    assert ".tmp-" not in text
+    assert "fix:" in text

@@ -125,10 +125,10 @@ def test_optimize_writes_the_frontier(tmp_path: Path) -> None:
 def test_optimize_refuses_bad_input_by_name() -> None:
     exc = fails("optimize", "--method", "magic")
     assert isinstance(exc, QuantdeskError)
-    assert exc.field == "method"
+    assert exc.field == "--method"
     exc = fails("optimize", "--max-weight", "0.5")  # above risk.max_position_pct
     assert isinstance(exc, QuantdeskError)
-    assert exc.field == "max_weight"
+    assert exc.field == "--max-weight"
     exc = fails("optimize", "--long-short")
     assert isinstance(exc, QuantdeskError)
     assert exc.field == "short_selling"

@@ -27,7 +27,7 @@ from quantdesk.config import Settings
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
-from quantdesk.errors import ConfigError, DataError
+from quantdesk.errors import ConfigError, DataError, QuantdeskError
 from quantdesk.services import portfolio as svc
 
 app = typer.Typer()
@@ -199,3 +199,12 @@ def test_positions_at_80_columns_keep_the_parametric_var_whole(book: Path, monke
     assert aapl.split()[:4] == ["AAPL", "100", "130.00", "13,000.00"]  # price at the tick, not 130.0000
     assert len(aapl.split()) == 7  # weight, parametric VaR and component VaR stay; class and ccy gave way
     assert any(line.startswith("hidden at 80 columns: class, ccy") for line in lines)
+
+
+def test_a_bad_positions_file_names_the_flag(tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("symbol,quantity\nAAPL,lots\nCASH,1000\n")
+    exc = fails("risk", "--positions", str(book))
+    assert isinstance(exc, QuantdeskError)
+    assert exc.field == "--positions line 2 quantity"
+    assert "positions_file" not in str(exc)

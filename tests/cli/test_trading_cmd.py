@@ -172,7 +172,8 @@ def test_a_reconciliation_at_80_columns_keeps_every_value_whole(
 
     missed = Break(
         "missed_fill", "execution 0000e0d5.6751f4c2.01.02 was missing from the database; applied", "applied",
-        instrument_id="UNH.STK.SMART.USD", client_order_id="qd-20261201-0001", broker="620000", database="310000.000000000000",
+        instrument_id="UNH.STK.SMART.USD", client_order_id="qd-20261201-0001",
+        broker="620000", database="310000.000000000000",
     )  # fmt: skip
     held = {"UNH.STK.SMART.USD": (Decimal(930_700), Decimal("930700.000000000000"))}
     report = ReconciliationReport(datetime(2026, 12, 1, tzinfo=UTC), 1, 5, (missed,), held)

@@ -329,13 +329,20 @@ def test_live_without_confirmation_loads_but_refuses_to_trade() -> None:
         s.require_live_confirmed()
 
 
-def test_live_with_the_phrase_or_the_cli_confirmation_passes() -> None:
+def test_live_needs_both_the_phrase_and_the_cli_confirmation() -> None:
     confirmed = load(mode="live", ib__port="7496", live__confirm=f"  {LIVE_CONFIRMATION_PHRASE} ")
     assert confirmed.live_confirmed
-    assert ensure_trading_mode(confirmed) == "live"
-    confirmed.require_live_confirmed()
+    assert ensure_trading_mode(confirmed, cli_confirmed=True) == "live"
+    confirmed.require_live_confirmed(cli_confirmed=True)
+    with pytest.raises(LiveTradingNotConfirmed) as no_flag:  # the phrase alone does not trade
+        ensure_trading_mode(confirmed)
+    assert no_flag.value.field == "--live"
+    assert "both" in str(no_flag.value)
     unconfirmed = load(mode="live", ib__port="7496")
-    assert ensure_trading_mode(unconfirmed, cli_confirmed=True) == "live"
+    with pytest.raises(LiveTradingNotConfirmed) as no_phrase:  # nor does the flag alone
+        ensure_trading_mode(unconfirmed, cli_confirmed=True)
+    assert no_phrase.value.field == "live.confirm"
+    assert "--live" in str(no_phrase.value)
 
 
 def test_a_wrong_phrase_does_not_confirm() -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from quantdesk.brokers.simulated import SimulatedBroker
-from quantdesk.config import Settings
+from quantdesk.config import LIVE_CONFIRMATION_PHRASE, Settings
 from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.market import Bar, BarSize, Quote
@@ -180,7 +180,12 @@ def test_live_needs_confirmation_and_paper_refuses_a_live_account() -> None:
             await svc.execute_plan(plan, broker, Settings())
         with pytest.raises(ConfigError, match="--live"):
             await svc.execute_plan(plan, broker, Settings(), confirm_live=True)
-        live = await svc.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}), confirm_live=True)
+        with pytest.raises(LiveTradingNotConfirmed):  # --live alone: live.confirm is needed too
+            await svc.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}), confirm_live=True)
+        confirmed = Settings.model_validate({"mode": "live", "live": {"confirm": LIVE_CONFIRMATION_PHRASE}})
+        with pytest.raises(LiveTradingNotConfirmed):  # live.confirm alone: --live is needed too
+            await svc.execute_plan(plan, broker, confirmed)
+        live = await svc.execute_plan(plan, broker, confirmed, confirm_live=True)
         assert live.mode == "live"
         assert live.reports == []
         assert live.complete

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
 from quantdesk.config.masking import mask_url
+from quantdesk.errors import ConfigError
 from quantdesk.persistence import commands
 
 __all__ = ["app"]
@@ -31,10 +32,34 @@ def upgrade(
     url = settings_from(ctx).database.url
     out = output_from(json_)
     before = commands.current(url)
+    _check_revision(revision, before)
     after = commands.upgrade(url, revision)
     document = {"database": mask_url(url), "from": before, "to": after, "head": commands.head()}
     changed = "already at" if before == after else f"{before or 'empty'} ->"
-    out.result(document, text=escape(f"database {mask_url(url)}: {changed} {after}"))
+    out.result(document, text=escape(f"database {mask_url(url)}: {changed} {after or 'empty'}"))
+
+
+def _check_revision(revision: str, current: str | None) -> None:
+    """Refuse a REVISION that is not shipped, or that lies behind the database (upgrade only moves forward)."""
+    order = [r.revision for r in commands.history()]  # oldest first
+    if revision in ("head", "heads"):
+        return
+    if revision not in order and revision != "base":
+        raise ConfigError(
+            f"there is no migration {revision!r}",
+            field="REVISION",
+            value=revision,
+            hint=f"use head (the default) or one of {', '.join(order)} (see `quantdesk db history`)",
+        )
+    at = order.index(current) if current in order else -1
+    wanted = order.index(revision) if revision in order else -1
+    if wanted < at:
+        raise ConfigError(
+            f"{revision} is behind the database, which is at {current}: upgrade only moves forward",
+            field="REVISION",
+            value=revision,
+            hint="run `quantdesk db upgrade` (head); to go back, restore a backup of the database",
+        )
 
 
 @app.command("current")

@@ -13,14 +13,16 @@ quantdesk.cli.gateway_cmd``.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from quantdesk.errors import ValidationError
+from quantdesk.errors import ConfigError, ValidationError
 
 __all__ = ["gateway"]
 
@@ -75,7 +77,33 @@ def gateway(
         seed=seed,
         state_file=state,
     )
-    asyncio.run(run_foreground(config, echo=_echo))
+    try:
+        asyncio.run(run_foreground(config, echo=_echo))
+    except OSError as exc:
+        raise _listen_error(exc, host, port) from None
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> ConfigError | OSError:
+    """The reason the gateway could not listen, naming the flag to change; other errors pass unchanged."""
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"port {port} on {host} is in use (IB Gateway, TWS or another quantdesk gateway)",
+            field="--port",
+            value=port,
+            hint="stop what listens there, or pick another port (--port 0 picks a free one)",
+        )
+    if exc.errno == errno.EACCES:
+        return ConfigError(
+            f"not allowed to listen on port {port}", field="--port", value=port, hint="use a port above 1023"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return ConfigError(
+            f"cannot listen on {host}: {exc.strerror or exc}",
+            field="--host",
+            value=host,
+            hint="use an address of this machine, e.g. 127.0.0.1 (loopback) or 0.0.0.0 (every interface)",
+        )
+    return exc
 
 
 def _standalone() -> typer.Typer:

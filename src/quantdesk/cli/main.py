@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
@@ -47,6 +48,11 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _quiet_ib_async(record: logging.LogRecord) -> bool:
+    """Without -v, ib_async's records stay off the terminal (they reach other handlers, and -v shows them)."""
+    return not (record.name == "ib_async" or record.name.startswith("ib_async."))
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -67,10 +73,13 @@ def main(
     ] = False,
 ) -> None:
     """Global options come before the sub-command."""
+    handler = logging.StreamHandler(sys.stderr)
+    if not verbose:  # our error line says what went wrong; ib_async's own ERROR lines would repeat it
+        handler.addFilter(_quiet_ib_async)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     ctx.obj = CliState(config_path=config, env=env, overrides=_parse_overrides(set_ or []), verbose=verbose)
 
@@ -107,13 +116,36 @@ def run() -> None:
             show()
         code = getattr(exc, "exit_code", 2)
         sys.exit(code if isinstance(code, int) else 2)
-    except Exception as exc:  # a bug, not bad input: still one line, traceback with -v
+    except OSError as exc:
+        if exc.errno not in _UNWRITABLE or exc.filename is None:
+            _bug(exc, verbose)
         if verbose:
             err_console.print(escape(traceback.format_exc()))
-        err_console.print(f"[red]{escape(error_line(exc))}[/red] (run with -v for the traceback)")
-        sys.exit(1)
+        err_console.print(f"[red]{escape(error_line(_unwritable(exc)))}[/red]")
+        sys.exit(2)
+    except Exception as exc:  # a bug, not bad input: still one line, traceback with -v
+        _bug(exc, verbose)
     # In standalone_mode=False click returns typer.Exit's code instead of raising it.
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _unwritable(exc: OSError) -> ConfigError:
+    """A file quantdesk must write cannot be written (read-only mount, permissions): say which, and the fix."""
+    return ConfigError(
+        f"cannot write {exc.filename}: {exc.strerror}",
+        value=str(exc.filename),
+        hint="make that folder writable; the data directory moves with --set paths.data_dir=<a writable folder>",
+    )
+
+
+def _bug(exc: BaseException, verbose: bool) -> NoReturn:
+    if verbose:
+        err_console.print(escape(traceback.format_exc()))
+    err_console.print(f"[red]{escape(error_line(exc))}[/red] (run with -v for the traceback)")
+    sys.exit(1)
 
 
 if __name__ == "__main__":

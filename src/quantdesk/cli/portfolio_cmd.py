@@ -18,6 +18,14 @@ from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
 from quantdesk.cli.output import Output
+from quantdesk.cli.portfolio_flags import (
+    flag_errors,
+    lookback_value,
+    method_help,
+    parse_budgets,
+    refuse_frontier_path,
+    with_methods,
+)
 from quantdesk.config import Settings, ensure_trading_mode
 from quantdesk.errors import ConfigError, LiveTradingNotConfirmed
 
@@ -49,18 +57,34 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 UniverseOpt = Annotated[
     str, typer.Option("--universe", "-u", help="sample, sample:AAPL,MSFT,… or a CSV/Parquet file of closes.")
 ]
-MethodOpt = Annotated[str, typer.Option("--method", "-m", help="Optimiser: max-sharpe, min-variance, hrp, …")]
-LookbackOpt = Annotated[str, typer.Option("--lookback", help="Window of history: 5y, 6m, 252d, or 'all'.")]
+MethodOpt = Annotated[str, typer.Option("--method", "-m", help=method_help())]
+LookbackOpt = Annotated[
+    str, typer.Option("--lookback", help="Window of history: 5y, 6m, 8w, 252d, a number of rows, or 'all'.")
+]
 MaxWeightOpt = Annotated[
     float | None, typer.Option("--max-weight", help="Upper bound per weight (default: risk.max_position_pct).")
 ]
 CovOpt = Annotated[str, typer.Option("--cov", help="Covariance: sample, ledoit-wolf, oas, ew, denoised, …")]
 MuOpt = Annotated[str, typer.Option("--mu", help="Expected returns: mean, ew, equilibrium, …")]
 RfOpt = Annotated[float, typer.Option("--risk-free-rate", help="Annual risk-free rate (0.04 = 4 %).")]
+ViewOpt = Annotated[
+    list[str] | None,
+    typer.Option("--view", help="For black-litterman (repeatable): 'AAPL == 0.10' or 'MSFT - JPM == 0.02'."),
+]
+BudgetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--budget", help="For risk-budgeting (repeatable): SYMBOL=SHARE of the risk, e.g. AAPL=0.5."),
+]
+CashBufferOpt = Annotated[
+    float | None, typer.Option("--cash-buffer", help="Fraction of the portfolio kept in cash (0.02 = 2 %).")
+]
 
 
-def _lookback(text: str) -> str | None:
-    return None if text.strip().lower() in ("all", "none", "") else text
+def _spec_options(views: list[str] | None, budgets: list[str] | None, cash_buffer: float | None) -> dict[str, Any]:
+    """The options of ``--view``, ``--budget`` and ``--cash-buffer`` for the optimiser (only those given)."""
+    out: dict[str, Any] = {"views": views or None, "risk_budget": parse_budgets(budgets)}
+    out["cash_buffer"] = cash_buffer
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _optimize_result(
@@ -77,20 +101,14 @@ def _optimize_result(
     from quantdesk.services import portfolio as svc
 
     settings = settings_from(ctx)
-    prices = svc.universe_prices(universe)
     options = {k: v for k, v in spec.items() if v is not None}
-    result = svc.optimize_universe(
-        universe,
-        method,
-        _lookback(lookback),
-        max_weight=max_weight,
-        cov=cov,
-        mu=mu,
-        risk_free_rate=risk_free_rate,
-        settings=settings,
-        prices=prices,
-        **options,
-    )
+    values: dict[str, Any] = {"max_weight": max_weight, "cov": cov, "mu": mu, "risk_free_rate": risk_free_rate}
+    with flag_errors():
+        svc.check_optimization(method, lookback_value(lookback), settings=settings, **values, **options)
+        prices = svc.universe_prices(universe)
+        result = svc.optimize_universe(
+            universe, method, lookback_value(lookback), settings=settings, prices=prices, **values, **options
+        )
     return settings, prices, result
 
 
@@ -152,9 +170,13 @@ def optimize(
         Path | None, typer.Option("--frontier", help="Also write the efficient frontier chart to this HTML file.")
     ] = None,
     frontier_points: Annotated[int, typer.Option("--frontier-points", min=2, help="Points on the frontier.")] = 20,
+    view: ViewOpt = None,
+    budget: BudgetOpt = None,
+    cash_buffer: CashBufferOpt = None,
     json_: JsonFlag = False,
 ) -> None:
     """Optimise a universe and print the weights and the portfolio's statistics (nothing is traded)."""
+    refuse_frontier_path(frontier)
     _, prices, result = _optimize_result(
         ctx,
         universe,
@@ -168,13 +190,15 @@ def optimize(
         long_only=not long_short,
         target_volatility=target_volatility,
         target_return=target_return,
+        **_spec_options(view, budget, cash_buffer),
     )
     out = output_from(json_)
     doc: dict[str, Any] = {"universe": universe, "lookback": lookback, **optimization_doc(result)}
     if frontier is not None:
         from quantdesk.services import portfolio as svc
 
-        doc["frontier"] = svc.write_frontier(prices, result, frontier, points=frontier_points)
+        with flag_errors():
+            doc["frontier"] = svc.write_frontier(prices, result, frontier, points=frontier_points)
     if out.as_json:
         out.json(doc)
         return
@@ -409,6 +433,8 @@ def rebalance(
         bool, typer.Option("--live", help="Trade a live account: needs a confirmed live config and a yes.")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for fills per side.")] = 120.0,
+    view: ViewOpt = None,
+    budget: BudgetOpt = None,
     json_: JsonFlag = False,
 ) -> None:
     """Optimise, then show the trades that move the account to the target; send them only with --execute."""
@@ -417,8 +443,14 @@ def rebalance(
     settings = settings_from(ctx)
     kind = broker or (BrokerChoice.FILE if positions_file is not None else BrokerChoice.GATEWAY)
     _check_flags(settings, kind, execute, live, positions_file)
+    if cash is not None and kind is not BrokerChoice.FILE:
+        raise ConfigError(
+            f"--cash applies to a positions file; the {kind.value} account reports its own cash",
+            field="--cash",
+            value=cash,
+            hint="drop --cash, or plan from a file with --positions-file",
+        )
     out = output_from(json_)
-    _, prices, opt = _optimize_result(ctx, universe, method, lookback, max_weight, cov, mu, risk_free_rate)
     options = svc.RebalanceOptions(
         band=None if band is None else Decimal(repr(band)),
         band_mode=None if band_mode is None else band_mode.value,
@@ -426,14 +458,21 @@ def rebalance(
         cash_buffer=None if cash_buffer is None else Decimal(repr(cash_buffer)),
         fractional=fractional or None,
     )
+    with flag_errors():  # every option is checked before the optimiser runs
+        options.settings(settings)
+        if positions_file is not None:
+            svc.check_positions_file(positions_file, cash=cash)
+    spec = _spec_options(view, budget, None)
+    _, prices, opt = _optimize_result(ctx, universe, method, lookback, max_weight, cov, mu, risk_free_rate, **spec)
     opt_doc = optimization_doc(opt)
     print_optimization(out, opt_doc, f"{method} target weights", f"{universe}, lookback {lookback}")
     target = opt.to_target_weights()
     if kind is BrokerChoice.FILE:
         assert positions_file is not None  # _check_flags
-        result = svc.plan_from_file(
-            target, positions_file, svc.last_prices(prices), settings, cash=cash, options=options
-        )
+        with flag_errors():
+            result = svc.plan_from_file(
+                target, positions_file, svc.last_prices(prices), settings, cash=cash, options=options
+            )
         print_plan(out, result, plan_limits(result, settings), str(positions_file))
         out.message("Dry run from a file: nothing sent (prices are the universe's last closes).")
         doc: dict[str, Any] = {"broker": kind.value, "execute": False, "plan": result.to_dict()}
@@ -441,3 +480,7 @@ def rebalance(
         doc = asyncio.run(_with_broker(out, settings, kind, target, options, account, execute, live, timeout))
     if out.as_json:
         out.json({"mode": settings.mode, "optimization": opt_doc, **doc})
+
+
+optimize.__doc__ = with_methods(optimize.__doc__)
+rebalance.__doc__ = with_methods(rebalance.__doc__)

@@ -33,7 +33,7 @@ EXAMPLE_TOML = """\
 
 default_env = "paper"
 
-# "paper" or "live". Live trading also needs [live] confirm (below) or --live answered with yes.
+# "paper" or "live". Live trading also needs [live] confirm (below) and --live answered with yes.
 mode = "paper"
 
 [ib]
@@ -55,7 +55,7 @@ reconnect_backoff_max = 32.0  # seconds, the cap of the exponential back-off
 market_data_type = "live"
 
 [live]
-# Going live needs mode = "live" AND this exact phrase (or --live answered with yes):
+# Going live needs mode = "live" AND this exact phrase AND --live answered with yes:
 # confirm = "I understand this trades real money"
 confirm = ""
 
@@ -162,7 +162,7 @@ client_id_data = 11
 client_id_execution = 12
 
 [env.live.live]
-# Uncomment to confirm live trading from the file (or answer --live interactively):
+# Uncomment to confirm live trading (each live command still needs --live, answered yes):
 # confirm = "I understand this trades real money"
 """
 
@@ -186,7 +186,7 @@ EXAMPLE_YAML = """\
 
 default_env: paper
 
-# "paper" or "live". Live trading also needs live.confirm (below) or --live answered with yes.
+# "paper" or "live". Live trading also needs live.confirm (below) and --live answered with yes.
 mode: paper
 
 ib:
@@ -207,7 +207,7 @@ ib:
   market_data_type: live       # live, frozen, delayed or delayed_frozen
 
 live:
-  # Going live needs mode: live AND this exact phrase (or --live answered with yes):
+  # Going live needs mode: live AND this exact phrase AND --live answered with yes:
   # confirm: "I understand this trades real money"
   confirm: ""
 
@@ -309,7 +309,7 @@ env:
       client_id_data: 11
       client_id_execution: 12
     live:
-      # Uncomment to confirm live trading from the file (or answer --live interactively):
+      # Uncomment to confirm live trading (each live command still needs --live, answered yes):
       # confirm: "I understand this trades real money"
 """
 

@@ -5,8 +5,8 @@ one). Secrets are ``SecretStr`` and show as ``**********`` in ``repr``, JSON and
 arriving as strings (environment variables, ``.env``, ``--set``) are coerced by pydantic; lists accept a JSON list
 or comma-separated text (``AAPL,TSLA``); enum-like values are case-insensitive.
 
-Going live needs two things: ``mode = "live"`` *and* a confirmation, either ``live.confirm`` set to
-:data:`LIVE_CONFIRMATION_PHRASE` or the CLI's ``--live`` answered with yes. Loading an unconfirmed live config never
+Going live needs ``mode = "live"`` *and* both confirmations: ``live.confirm`` set to
+:data:`LIVE_CONFIRMATION_PHRASE` and the CLI's ``--live`` answered with yes. Loading an unconfirmed live config never
 fails (so it can be shown and validated); :func:`ensure_trading_mode` raises when something is about to trade.
 """
 
@@ -386,7 +386,8 @@ class Settings(_Section):
         return self.is_live and self.live.confirmed
 
     def require_live_confirmed(self, cli_confirmed: bool = False) -> None:
-        """Raise ``LiveTradingNotConfirmed`` unless live mode is confirmed (see :func:`ensure_trading_mode`)."""
+        """Raise ``LiveTradingNotConfirmed`` unless live mode is confirmed by both the config and ``cli_confirmed``
+        (see :func:`ensure_trading_mode`)."""
         ensure_trading_mode(self, cli_confirmed)
 
     # -- display and sanity
@@ -415,7 +416,7 @@ class Settings(_Section):
             detail = "does not match the phrase" if self.live.confirm.strip() else "is not set"
             out.append(
                 f"mode is live but live.confirm {detail}: trading will refuse to start until "
-                f'live.confirm = "{LIVE_CONFIRMATION_PHRASE}" or --live is confirmed'
+                f'live.confirm = "{LIVE_CONFIRMATION_PHRASE}" (and each live command needs --live, answered yes)'
             )
         account = self.ib.account
         if account and self.is_live and account.startswith("D"):
@@ -437,9 +438,10 @@ class Settings(_Section):
 def ensure_trading_mode(settings: Settings, cli_confirmed: bool = False) -> Mode:
     """Return the mode to trade in, or raise when live trading is asked for without its confirmation.
 
-    Paper needs nothing. Live needs ``mode = "live"`` and either ``live.confirm`` set to
-    :data:`LIVE_CONFIRMATION_PHRASE` or ``cli_confirmed`` (the CLI's ``--live`` answered with yes). A ``--live``
-    confirmation with a paper config is refused too: the config, not the flag, decides the mode.
+    Paper needs nothing. Live needs all three, the safe choice: ``mode = "live"``, ``live.confirm`` set to
+    :data:`LIVE_CONFIRMATION_PHRASE`, *and* ``cli_confirmed`` (the CLI's ``--live`` answered with yes), so neither
+    a stray flag nor a config file left in live mode trades real money alone. A ``--live`` confirmation with a
+    paper config is refused too: the config, not the flag, decides the mode.
     """
     if not settings.is_live:
         if cli_confirmed:
@@ -450,8 +452,15 @@ def ensure_trading_mode(settings: Settings, cli_confirmed: bool = False) -> Mode
                 hint='set mode = "live" (e.g. --env live or --set mode=live), or drop --live to trade paper',
             )
         return "paper"
-    if settings.live.confirmed or cli_confirmed:
+    if settings.live.confirmed and cli_confirmed:
         return "live"
+    if settings.live.confirmed:
+        raise LiveTradingNotConfirmed(
+            'mode is "live" and live.confirm is set, but this command was not confirmed with --live',
+            field="--live",
+            value=False,
+            hint="pass --live and answer yes at the prompt (live needs both), or use a paper configuration",
+        )
     given = settings.live.confirm.strip()
     state = f"is {given!r}, not the confirmation phrase" if given else "is empty"
     raise LiveTradingNotConfirmed(
@@ -460,6 +469,6 @@ def ensure_trading_mode(settings: Settings, cli_confirmed: bool = False) -> Mode
         value=given,
         hint=(
             f'set live.confirm = "{LIVE_CONFIRMATION_PHRASE}" in the config file '
-            "(or QUANTDESK__LIVE__CONFIRM), or pass --live and answer yes"
+            "(or QUANTDESK__LIVE__CONFIRM); live trading needs it and --live answered with yes"
         ),
     )

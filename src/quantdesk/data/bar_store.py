@@ -359,7 +359,7 @@ class BarStore:
                         f"refusing to merge {'adjusted' if bars[ADJUSTED].iloc[0] else 'unadjusted'} ones into them",
                         field="adjusted",
                         value=bool(bars[ADJUSTED].iloc[0]),
-                        hint="import with the same --adjusted setting, or write with mode='replace'",
+                        hint="import with the same --adjusted setting, or pass --replace (mode='replace' in code)",
                     )
                 bars = pd.concat([old.loc[~old.index.isin(bars.index)], bars]).sort_index()
             table = self._to_table(bars, key, size, source)

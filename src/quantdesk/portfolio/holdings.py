@@ -147,6 +147,7 @@ class _PositionsFile:
     cash: Any
     currency: str
     account: str | None
+    repeated: tuple[str, ...] = ()
 
 
 def _read_positions_file(path: Path | str, currency: str, option: str) -> _PositionsFile:
@@ -180,6 +181,7 @@ def _read_positions_file(path: Path | str, currency: str, option: str) -> _Posit
             rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in reader]
     quantities: dict[str, Decimal] = {}
     marks: dict[str, Decimal] = {}
+    repeated: list[str] = []
     for n, row in enumerate(rows, start=2):
         sym = str(row.get("symbol", "")).strip()
         where = f"{option} line {n}" if p.suffix.lower() != ".json" else f"positions[{sym or n}]"
@@ -188,10 +190,12 @@ def _read_positions_file(path: Path | str, currency: str, option: str) -> _Posit
         if sym.upper() == CASH_SYMBOL:
             file_cash = row.get("quantity")
             continue
+        if sym in quantities:
+            repeated.append(sym)
         quantities[sym] = quantities.get(sym, ZERO) + to_decimal(row.get("quantity", ""), f"{where} quantity")
         if row.get("price") not in (None, ""):
             marks[sym] = to_decimal(row["price"], f"{where} price")
-    return _PositionsFile(quantities, marks, file_cash, str(currency), account)
+    return _PositionsFile(quantities, marks, file_cash, str(currency), account, tuple(repeated))
 
 
 def load_holdings_file(
@@ -204,6 +208,13 @@ def load_holdings_file(
     ``option``, the setting or command-line option the path came from.
     """
     parsed = _read_positions_file(path, currency, option)
+    if parsed.repeated:
+        raise DataError(
+            f"{Path(path).name} lists {', '.join(dict.fromkeys(parsed.repeated))} more than once",
+            field=option,
+            value=str(path),
+            hint="keep one row per symbol, with the whole quantity held",
+        )
     chosen = cash if cash is not None else parsed.cash
     if chosen is None:
         raise DataError(

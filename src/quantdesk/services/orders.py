@@ -34,7 +34,7 @@ from quantdesk.config import Settings
 from quantdesk.config.masking import mask_url
 from quantdesk.domain.instrument_ids import split_instrument_id
 from quantdesk.domain.side import OrderSide
-from quantdesk.errors import ConfigError, ValidationError
+from quantdesk.errors import ConfigError, DataError, ValidationError
 from quantdesk.persistence import create_db_engine, normalise_url
 from quantdesk.persistence.commands import head
 from quantdesk.persistence.repositories import (
@@ -347,5 +347,14 @@ def to_csv(rows: Sequence[Any], path: Path | str, *, columns: Sequence[str] | No
     for row in rows:
         writer.writerow(csv_record(row, names))
     data = buffer.getvalue().encode("utf-8")
-    atomic_write(Path(path).expanduser(), lambda fh: fh.write(data))
+    target = Path(path).expanduser()
+    try:
+        atomic_write(target, lambda fh: fh.write(data))
+    except OSError as exc:  # name the file asked for, not the temporary file beside it
+        raise DataError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            field="--csv",
+            value=str(target),
+            hint=f"write to a folder that exists (or can be created) and is writable, not {target.parent}",
+        ) from None
     return len(rows)

@@ -40,6 +40,12 @@ from quantdesk.portfolio.rebalance import (
     snapshot_from_broker,
     symbol_of,
 )
+from quantdesk.services.portfolio_inputs import (
+    check_optimization,
+    check_positions_file,
+    check_weight_cap,
+    read_closes,
+)
 
 if TYPE_CHECKING:
     from quantdesk.oms.manager import OrderManager
@@ -51,6 +57,8 @@ __all__ = [
     "ExecutionResult",
     "RebalanceOptions",
     "build_rebalance",
+    "check_optimization",
+    "check_positions_file",
     "execute_plan",
     "last_prices",
     "open_broker",
@@ -88,22 +96,13 @@ def universe_prices(universe: str = "sample") -> pd.DataFrame:
             value=universe,
             hint="use 'sample', 'sample:AAPL,MSFT,JPM' or a CSV/Parquet file of closes",
         )
-    frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path, index_col=0)
-    frame.index = pd.to_datetime(frame.index, utc=True)
-    if frame.empty or frame.shape[1] < 2:
-        raise DataError(
-            f"{path.name} holds {frame.shape[1]} price column(s)",
-            field="universe",
-            value=str(path),
-            hint="one column of closes per symbol, at least two symbols",
-        )
-    return frame.sort_index().astype("float64")
+    return read_closes(path)
 
 
 def optimize_universe(
     universe: str = "sample",
     method: str = "max-sharpe",
-    lookback: str | None = "5y",
+    lookback: str | int | None = "5y",
     *,
     max_weight: float | None = None,
     min_weight: float = 0.0,
@@ -120,32 +119,22 @@ def optimize_universe(
     ``turnover_limit``, ``fallback``, …). A long/short optimisation needs ``risk.allow_short_selling``; a
     ``max_weight`` above ``risk.max_position_pct`` is refused unless the ``max_position`` rule is disabled.
     """
-    from quantdesk.portfolio.optimize import OptimizationSpec, optimize
+    from quantdesk.portfolio.optimize import optimize
 
     cfg = settings or Settings()
-    if not long_only and not cfg.risk.allow_short_selling and cfg.risk.rule_enabled("short_selling"):
-        raise RiskRejected(
-            "a long/short optimisation needs short selling, and short selling is off",
-            field="short_selling",
-            value=False,
-            hint="set risk.allow_short_selling = true, or optimise long-only",
-        )
-    values: dict[str, Any] = {
-        "method": method,
-        "lookback": lookback,
-        "cov": cov,
-        "mu": mu,
-        "min_weight": min_weight,
-        "long_only": long_only,
+    spec = check_optimization(
+        method,
+        lookback,
+        max_weight=max_weight,
+        min_weight=min_weight,
+        cov=cov,
+        mu=mu,
+        long_only=long_only,
+        settings=cfg,
         **spec_options,
-    }
-    if max_weight is not None:
-        values["max_weight"] = max_weight
-    if cfg.risk.rule_enabled("max_position"):
-        spec = OptimizationSpec.from_settings(cfg, **values)
-    else:
-        spec = OptimizationSpec(**{"max_weight": 1.0, **values})
+    )
     frame = prices if prices is not None else universe_prices(universe)
+    check_weight_cap(spec, frame.shape[1], cfg)
     return optimize(frame, spec)
 
 
@@ -243,7 +232,12 @@ def plan_from_file(
     """A plan for the holdings in ``positions_file``; prices default to the file's price column where given."""
     holdings = load_holdings_file(positions_file, cash=cash)
     merged = {**holdings.marks, **prices}
-    return build_rebalance(target, holdings, merged, settings, options=options)
+    result = build_rebalance(target, holdings, merged, settings, options=options)
+    unused = sorted(s for s, mark in holdings.marks.items() if s in prices and Decimal(str(prices[s])) != mark)
+    if unused:
+        note = f"the file's prices for {', '.join(unused)} are not used: they are priced at the universe's last close"
+        result = replace(result, warnings=(*result.warnings, note))
+    return result
 
 
 async def plan_from_broker(

@@ -333,7 +333,7 @@ def risk_report_from_positions(
     """
     cfg = settings or Settings()
     _check_request(confidence, horizon_days, lookback_days, methods)
-    holdings = load_holdings_file(positions_file, cash=cash)
+    holdings = load_holdings_file(positions_file, cash=cash, option="--positions")  # errors name the flag
     rows = list(holdings.positions.items())
     drafts = [_file_position(sym, qty, Decimal(1), holdings.currency) for sym, qty in rows]
     keys = [risk_key(p) for p in drafts]
@@ -350,7 +350,7 @@ def risk_report_from_positions(
         else:
             raise DataError(
                 f"no price for {draft.label}: the file gives none and there is no price history for it",
-                field="positions_file",
+                field="--positions",
                 value=draft.label,
                 hint="add a price column (symbol,quantity,price) or load its daily bars into the store",
             )

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from quantdesk.brokers.ib import LoopThread, ValidationOptions, run_validation
 from quantdesk.cli.validate_cmd import validate
-from quantdesk.errors import ConfigError
+from quantdesk.config import LIVE_CONFIRMATION_PHRASE
+from quantdesk.errors import ConfigError, LiveTradingNotConfirmed
 from quantdesk.gateway import GatewayServer
 
 ALL_STEPS = ["connection", "accounts", "account summary", "positions", "quote", "bars"]
@@ -112,9 +113,12 @@ def test_full_test_on_a_live_port_needs_the_interactive_yes_and_a_live_config() 
     paper_config = CliRunner().invoke(_app(), ["--port", "4001", "--full-test", "--live"], input="y\n")
     assert isinstance(paper_config.exception, ConfigError)
     assert "paper mode" in str(paper_config.exception)
-    live_config = CliRunner().invoke(
+    unconfirmed = CliRunner().invoke(
         _app(), ["--port", "4001", "--full-test", "--live"], input="y\n", env={"QUANTDESK__MODE": "live"}
     )
+    assert isinstance(unconfirmed.exception, LiveTradingNotConfirmed)  # live needs live.confirm and --live
+    live = {"QUANTDESK__MODE": "live", "QUANTDESK__LIVE__CONFIRM": LIVE_CONFIRMATION_PHRASE}
+    live_config = CliRunner().invoke(_app(), ["--port", "4001", "--full-test", "--live"], input="y\n", env=live)
     assert "Checking IB at 127.0.0.1:4001" in live_config.stdout  # confirmed twice: the checks run
     assert "test order" in live_config.stdout
 

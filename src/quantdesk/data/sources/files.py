@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
@@ -104,6 +105,21 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         ) from exc
 
 
+def _check_zone(tz: str | None) -> None:
+    """Refuse an unknown zone name up front: daily bars never localise, so it would be ignored silently."""
+    if tz is None:
+        return
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DataError(
+            f"unknown time zone {tz!r}",
+            field="tz",
+            value=tz,
+            hint="pass --tz with an IANA name such as America/New_York or UTC",
+        ) from None
+
+
 def read_bar_file(
     path: Path | str,
     *,
@@ -115,6 +131,7 @@ def read_bar_file(
     """Read and validate one file of bars; raise one ``DataError`` naming the column and line of each problem."""
     p = Path(path).expanduser()
     size = bar_size if isinstance(bar_size, BarSize) else BarSize.parse(bar_size)
+    _check_zone(tz)
     kind = detect_format(p, fmt)
     if not p.is_file():
         raise NotFound(f"no such file: {p}", field="path", value=str(p), hint="check the path")
