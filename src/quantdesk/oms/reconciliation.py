@@ -100,7 +100,7 @@ async def reconcile(
 ) -> ReconciliationReport:
     """Reconcile ``manager``'s orders, fills and positions with its broker; see the module docstring."""
     broker = manager.broker
-    now = manager.now()
+    now = manager.stamp()  # when we reconciled: our clock, not the venue's
     open_reports = await broker.open_orders()
     done_reports = await broker.completed_orders()
     executions = await broker.executions()
