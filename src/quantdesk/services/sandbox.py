@@ -31,8 +31,9 @@ def sandbox_settings(
     settings: Settings, name: str, data_dir: Path | str | None = None, *, flag: str = "--data-dir"
 ) -> Settings:
     """``settings`` with every file moved to ``data_dir`` (default ``<paths.data_dir>/<name>``): the bar store, the
-    SQLite database there (whatever ``database.url`` says) and the gateway's state; ``ib.account`` is cleared so the
-    simulator's own paper account is used. ``flag`` names the option that gave ``data_dir`` in errors."""
+    SQLite database there (whatever ``database.url`` says) and the gateway's state; paper mode, and ``ib.account``
+    cleared so the simulator's own paper account is used. ``flag`` names the option that gave ``data_dir`` in
+    errors."""
     own = Path(settings.paths.data_dir).expanduser().resolve()
     root = (Path(data_dir).expanduser() if data_dir is not None else own / name).resolve()
     if root == own:
@@ -56,5 +57,6 @@ def sandbox_settings(
             "paths": settings.paths.model_copy(update={"data_dir": root}),
             "database": settings.database.model_copy(update={"url": default_database_url(root)}),
             "ib": settings.ib.model_copy(update={"account": None}),
+            "mode": "paper",  # a simulated account is a paper account, whatever the user's config trades
         }
     )
