@@ -3,9 +3,10 @@
     python examples/06_paper_trading.py [--symbol AAPL] [--quantity 10] [--port 7497]
 
 Every order goes through quantdesk's order manager: the pre-trade risk rules, an intent stored in the database
-(``database.url``, a SQLite file in the data directory by default) *before* the order is sent, and IB's reports
-driving its state. Our client order id travels to IB as ``orderRef``. This example refuses live ports and live
-(non-``D``) accounts.
+*before* the order is sent, and IB's reports driving its state. With ``--port`` that is your database
+(``database.url``); against the simulator, the one in ``<data_dir>/examples/`` (``--data-dir``), so the simulated
+account's orders never mix with your records. Our client order id travels to IB as ``orderRef``. This example
+refuses live ports and live (non-``D``) accounts.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import argparse
 import asyncio
 from decimal import Decimal
 
-from _common import errors_in_one_line, ib_settings, parse_args, refuse_live
+from _common import add_data_dir, errors_in_one_line, parse_args, refuse_live, trading_settings
 
 from quantdesk.brokers.ib import IBBroker
-from quantdesk.config import IBSettings, load_settings
+from quantdesk.config import Settings
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.order_types import TimeInForce
@@ -31,6 +32,7 @@ TIMEOUT = 30.0  # seconds to wait for a fill or a cancel
 def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbol", default="AAPL", help="a US stock (default: %(default)s)")
     parser.add_argument("--quantity", type=int, default=10, help="shares to trade (default: %(default)s)")
+    add_data_dir(parser)
 
 
 def show(order: ManagedOrder) -> None:
@@ -48,12 +50,11 @@ async def until_done(manager: OrderManager, order: Order) -> OrderStatus:
     return managed.state.status
 
 
-async def run(ib: IBSettings, symbol: str, quantity: int) -> None:
+async def run(settings: Settings, symbol: str, quantity: int) -> None:
     stock = Stock(symbol)
-    async with IBBroker(ib) as broker:
-        refuse_live(ib.port, [str(a) for a in await broker.managed_accounts()])
+    async with IBBroker(settings.ib) as broker:
+        refuse_live(settings.ib.port, [str(a) for a in await broker.managed_accounts()])
         account = (await broker.managed_accounts())[0]
-        settings = load_settings().model_copy(update={"ib": ib})  # the database of the config (or the default)
         async with trading_session(settings, broker, account=str(account)) as session:
             manager = session.manager
             manager.add_listener(show)
@@ -80,13 +81,14 @@ async def run(ib: IBSettings, symbol: str, quantity: int) -> None:
             await until_done(manager, sell)
 
             held = sum((p.quantity for p in await broker.positions(account) if p.instrument_id == stock.id), Decimal(0))
+            where = settings.paths.data_dir
             print(f"done: {symbol} position now {held.normalize():f}; every order and fill is in the database "
-                  "(quantdesk orders --status all, quantdesk fills)")  # fmt: skip
+                  f"(quantdesk --set paths.data_dir={where} orders --status all, … fills)")  # fmt: skip
 
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], options)
-    with ib_settings(args) as settings:
+    with trading_settings(args) as settings:
         asyncio.run(run(settings, args.symbol, args.quantity))
 
 

@@ -9,6 +9,8 @@
 
 quantdesk's configuration (``quantdesk.toml``, ``QUANTDESK__…`` variables) applies; trading stays in paper mode
 unless live trading is configured *and* confirmed, and this example refuses live ports and live accounts anyway.
+Against the simulator (no ``--port``) its database and paper accounts live in ``<data_dir>/examples/``
+(``--data-dir``), apart from your records, and a second run trades only the drift.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from _common import errors_in_one_line, ib_settings, parse_args, refuse_live
+from _common import add_data_dir, errors_in_one_line, parse_args, refuse_live, trading_settings
 
 from quantdesk.brokers.ib import IBBroker
-from quantdesk.config import Settings, load_settings
+from quantdesk.config import Settings
 from quantdesk.services.portfolio import execute_plan, last_prices, optimize_universe, plan_from_broker, universe_prices
 
 
 def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="max-sharpe", help="optimisation method (default: %(default)s)")
     parser.add_argument("--dry-run", action="store_true", help="show the plan without sending orders")
+    add_data_dir(parser)
 
 
 async def run(settings: Settings, method: str, dry_run: bool) -> None:
@@ -70,8 +73,7 @@ async def run(settings: Settings, method: str, dry_run: bool) -> None:
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], options)
-    with ib_settings(args) as ib:
-        settings = load_settings().model_copy(update={"ib": ib})  # the config, connected where the options say
+    with trading_settings(args) as settings:  # the config, connected where the options say
         asyncio.run(run(settings, args.method, args.dry_run))
 
 

@@ -3,6 +3,9 @@
 Without ``--port`` an example starts the TWS-API gateway simulator in-process on a free port (two paper accounts,
 the S&P 500 sample replayed as a live market) and connects to it, so it runs anywhere, offline. With ``--port`` it
 connects to a running TWS or IB Gateway instead: 7497 (TWS paper) or 4002 (IB Gateway paper).
+
+The trading examples keep the simulator's records apart from yours: without ``--port`` their database, bars and the
+simulated paper accounts live in ``<data_dir>/examples/`` (``--data-dir`` to choose), never in your own database.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import argparse
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from quantdesk.brokers.ib import LoopThread
-from quantdesk.config import IBSettings
-from quantdesk.errors import QuantdeskError
+from quantdesk.config import IBSettings, Settings, load_settings
+from quantdesk.errors import ConfigError, QuantdeskError
 from quantdesk.gateway import GatewayConfig, GatewayServer
+from quantdesk.services.sandbox import gateway_data_dir, sandbox_settings
 
 LIVE_PORTS = (7496, 4001)  # TWS live, IB Gateway live
 
@@ -39,12 +44,48 @@ def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None
     return parser.parse_args()
 
 
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir``: where a trading example keeps the simulator's records (the database of your config with
+    ``--port``)."""
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="without --port: where the simulated accounts and their "
+        "database live (default: <data_dir>/examples)",
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def trading_settings(args: argparse.Namespace) -> Iterator[Settings]:
+    """quantdesk's settings connected where ``args`` say. With ``--port``: your configuration and its database, as
+    any trading run. Without: a simulator whose paper accounts are kept (like real ones) in a data directory of their
+    own, next to the database that records their orders, so runs stay in step and never touch your records."""
+    settings = load_settings()
+    if args.port is not None and args.data_dir is not None:
+        raise ConfigError(
+            "is for the simulator's records; with --port the orders go to your configured database",
+            field="--data-dir",
+            value=str(args.data_dir),
+            hint="omit --data-dir with --port (or set database.url), or omit --port to trade the simulator",
+        )
+    if args.port is not None:
+        with ib_settings(args) as ib:
+            yield settings.model_copy(update={"ib": ib})
+        return
+    sandbox = sandbox_settings(settings, "examples", args.data_dir)
+    state = gateway_data_dir(sandbox.paths.data_dir) / "accounts.json"
+    with ib_settings(args, state_file=state) as ib:
+        print(f"(simulated records in {sandbox.paths.data_dir}; your own database is not touched)")
+        yield sandbox.model_copy(update={"ib": ib})
+
+
 @contextlib.contextmanager
 def ib_settings(
-    args: argparse.Namespace, *, setup: Callable[[GatewayServer], None] | None = None
+    args: argparse.Namespace,
+    *,
+    setup: Callable[[GatewayServer], None] | None = None,
+    state_file: Path | None = None,
 ) -> Iterator[IBSettings]:
     """Connection settings for ``args``; without ``--port``, for a gateway simulator started here (and stopped
-    again afterwards), prepared by ``setup`` if given."""
+    again afterwards), prepared by ``setup`` if given, its accounts loaded from and saved to ``state_file``."""
     if args.port is not None:
         yield IBSettings(
             host=args.host, port=args.port, client_id_data=args.client_id, client_id_execution=args.client_id + 1
@@ -52,7 +93,7 @@ def ib_settings(
         return
     # The simulator runs on its own event loop in a background thread, like a TWS next door.
     thread = LoopThread("gateway")
-    gateway = thread.run(GatewayServer(GatewayConfig(port=0)).start())
+    gateway = thread.run(GatewayServer(GatewayConfig(port=0, state_file=state_file)).start())
     if setup is not None:
         thread.call(setup, gateway)
     print(f"(in-process gateway simulator on 127.0.0.1:{gateway.port}; pass --port to use TWS or IB Gateway)")

@@ -76,7 +76,7 @@ def test_demo_loads_the_real_sample_and_prints_one_json_document(tmp_path: Path)
     assert aapl["rows"] == 8313
     assert aapl["last"].startswith("2022-12-28")
     assert aapl["last_close"] == pytest.approx(125.674, abs=1e-6)
-    assert (tmp_path / "data" / "bars" / "catalog.json").exists()
+    assert (tmp_path / "data" / "demo" / "bars" / "catalog.json").exists()  # the demo's own data directory
     weights = doc["optimization"]["weights"]
     assert sum(weights.values()) == pytest.approx(1.0, abs=1e-6)
     assert max(weights.values()) <= 0.10 + 1e-6  # the config's max position size

@@ -1,4 +1,8 @@
-"""The examples run as users run them: ``python examples/NN_name.py`` against the in-process gateway (no options)."""
+"""The examples run as users run them: ``python examples/NN_name.py`` against the in-process gateway (no options).
+
+The suite's fixture points ``QUANTDESK__PATHS__DATA_DIR`` (inherited by every script) at the test's ``qd-data``:
+the user's data directory, which the trading examples must leave alone against the simulator.
+"""
 
 from __future__ import annotations
 
@@ -61,3 +65,26 @@ def test_the_examples_take_the_connection_options(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "nothing is listening on 127.0.0.1:1" in done.stderr  # quantdesk's error, with the fix
+
+
+def test_the_trading_examples_keep_the_simulators_records_apart_from_the_users_and_in_step(tmp_path: Path) -> None:
+    user = tmp_path / "qd-data"  # the suite's data directory for this test
+    sandbox = user / "examples"
+    first = run_example("06_paper_trading.py", tmp_path)
+    assert f"simulated records in {sandbox}" in first
+    second = run_example("06_paper_trading.py", tmp_path, "--quantity", "5")
+    assert "reconciliation break" not in second
+    assert not (user / "quantdesk.db").exists()  # nothing in the user's own database
+    assert not (user / "bars").exists()
+    assert (sandbox / "quantdesk.db").exists()
+    assert (sandbox / "gateway" / "accounts.json").exists()  # the simulated accounts live on beside their records
+
+
+def test_a_data_directory_with_a_real_port_is_refused_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "06_paper_trading.py"), "--port", "4002", "--data-dir", str(tmp_path / "x")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("error: --data-dir: is for the simulator's records")
+    assert "fix:" in done.stderr

@@ -242,3 +242,22 @@ def test_execute_against_the_gateway_twice_positions_equal_each_plan() -> None:
             assert [r.side for r in done.reports] == [OrderSide.SELL, OrderSide.BUY, OrderSide.BUY]  # AAPL out first
 
     asyncio.run(main())
+
+
+def test_the_in_process_gateway_keeps_its_bars_beside_its_account_labelled_simulated() -> None:
+    """The adapter on the simulator stores what it fetches (daily bars for the ADV) under ``<data_dir>/gateway``
+    as ``gateway-sim``: the user's own bar store never receives simulator bars."""
+    from quantdesk.data.bar_store import BarStore
+
+    async def main() -> None:
+        cfg = Settings()
+        async with svc.open_broker("gateway", cfg) as broker:
+            end = (await broker.quote(Stock("AAPL"))).ts
+            bars = await broker.historical_bars(Stock("AAPL"), BarSize.DAY_1, end - timedelta(days=20), end)
+            assert bars
+        data_dir = Path(cfg.paths.data_dir)
+        assert not (data_dir / "bars").exists()
+        sim = BarStore.in_data_dir(data_dir / "gateway")
+        assert {e.source for e in sim.list()} == {"gateway-sim"}
+
+    asyncio.run(main())

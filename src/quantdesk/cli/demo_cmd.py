@@ -7,7 +7,9 @@
 4. Plan the rebalance of the paper account to the optimised weights (whole shares, sells first, commissions) and
    execute it as paper trades through the adapter; show the orders and the resulting positions.
 
-Nothing here can reach a real account: the broker is the in-process simulator.
+Nothing here can reach a real account: the broker is the in-process simulator. Nothing here touches the user's own
+records either: the demo keeps its bar store, database and simulated paper account in ``<data_dir>/demo/`` (or
+``--data-dir``), so a second run trades only the drift of its own account.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -37,17 +40,27 @@ def demo(
     trade: Annotated[
         bool, typer.Option("--trade/--no-trade", help="Execute the plan as paper trades on the simulator.")
     ] = True,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the demo keeps its simulated bars, database and paper account (default: <data_dir>/demo).",
+        ),
+    ] = None,
 ) -> None:
     """Run the demo: sample data → optimisation → in-process IB gateway → rebalance plan → paper trades."""
     from quantdesk.cli.data_cmd import print_sample_summary
     from quantdesk.cli.portfolio_cmd import optimization_doc, print_optimization
     from quantdesk.services import datasets, portfolio
+    from quantdesk.services.sandbox import sandbox_settings
 
-    settings = settings_from(ctx)
+    user_settings = settings_from(ctx)
+    settings = sandbox_settings(user_settings, "demo", data_dir)
     out = output_from(json_)
     out.message(
-        f"[bold]quantdesk demo[/bold] - mode [green]{settings.mode}[/green], "
-        f"data directory {escape(str(settings.paths.data_dir))}"
+        f"[bold]quantdesk demo[/bold] - mode [green]{settings.mode}[/green], simulated data directory "
+        f"{escape(str(settings.paths.data_dir))} (your own records in "
+        f"{escape(str(user_settings.paths.data_dir))} are not touched)"
     )
     started = time.perf_counter()
     sample = datasets.load_sample(datasets.open_store(settings.paths.data_dir))
@@ -123,7 +136,8 @@ async def _broker_part(
             account=str(accounts[0]),
             fallback_prices=portfolio.last_prices(prices),
         )
-        out.message("\n[bold]4. Rebalance[/bold]: from cash to the target weights, whole shares, sells first")
+        start = "from cash" if plan.plan.cash_before == plan.plan.portfolio_value else "from the account's holdings"
+        out.message(f"\n[bold]4. Rebalance[/bold]: {start} to the target weights, whole shares, sells first")
         _print_compact_plan(out, plan)
         doc["plan"] = plan.to_dict()
         if not trade:

@@ -152,8 +152,13 @@ class OrderManager:
         await self.journal.flush()
 
     def now(self) -> datetime:
-        """The broker's time (the local clock corrected by the offset measured at start)."""
+        """The broker's time (the local clock corrected by the offset measured at start): for market hours only."""
         return self._clock() + self._server_offset
+
+    def stamp(self) -> datetime:
+        """The local wall clock (UTC): when we acted (an intent created, sent, marked, an event, a snapshot). The
+        venue's own times (executions, status reports) are stored as the broker reports them."""
+        return self._clock()
 
     # --- queries ------------------------------------------------------------------------------------------------
 
@@ -258,7 +263,7 @@ class OrderManager:
             return admitted  # partly known: the list was sent before, reconciliation owns it
         await self._throttle()
         for m in admitted:
-            self._set_state(m, m.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event=None)
+            self._set_state(m, m.state.apply_status(OrderStatus.PENDING_SUBMIT, self.stamp()), event=None)
         crash_point("after_intent")
         try:
             reports = await self.broker.place_order_list(order_list)
@@ -274,7 +279,7 @@ class OrderManager:
     async def _admit(self, order: Order, *, price: Decimal | None, list_id: str | None) -> ManagedOrder:
         """Capability and risk checks, then the durable intent; returns the tracked order."""
         self.broker.capabilities.check(order)
-        now = self.now()
+        now, stamp = self.now(), self.stamp()  # market hours on the broker's clock; our records on ours
         if price is not None:
             self.book.set_price(order.instrument.id, price)
         elif order.instrument.id not in self.book.last_prices:
@@ -283,12 +288,12 @@ class OrderManager:
         try:
             self.risk.check(order, ctx)
         except RiskRejected as exc:
-            self.record_rejection(order, now, exc)
+            self.record_rejection(order, stamp, exc)
             raise
         self.book.reserve(order, now)  # before the await: orders checked meanwhile must see this one
         crash_point("before_intent")
         try:
-            created = await self.journal.write(InsertIntent(order, now, run_id=self.run_id, list_id=list_id))
+            created = await self.journal.write(InsertIntent(order, stamp, run_id=self.run_id, list_id=list_id))
         except BaseException:
             self.book.release(order, now)
             raise
@@ -297,7 +302,7 @@ class OrderManager:
             stored = await asyncio.to_thread(OrderIntentRepository(self.journal.engine).get, order.client_order_id)
             return self._track_stored(stored, order)
         managed = ManagedOrder(order.client_order_id, order.instrument.id, order.side, OrderState.new(
-            order.client_order_id, order.quantity, now), order=order)  # fmt: skip
+            order.client_order_id, order.quantity, stamp), order=order)  # fmt: skip
         self._orders[order.client_order_id] = managed
         return managed
 
@@ -313,7 +318,7 @@ class OrderManager:
     async def _send(self, managed: ManagedOrder, order: Order) -> None:
         crash_point("after_intent")
         await self._throttle()
-        self._set_state(managed, managed.state.apply_status(OrderStatus.PENDING_SUBMIT, self.now()), event=None)
+        self._set_state(managed, managed.state.apply_status(OrderStatus.PENDING_SUBMIT, self.stamp()), event=None)
         try:
             report = await self.broker.place_order(order)
         except ConnectionLost as exc:  # it may or may not have left: reconciliation after the reconnect decides
@@ -346,7 +351,7 @@ class OrderManager:
 
     def log_event(self, cid: ClientOrderId, kind: str, message: str, payload: dict[str, Any] | None = None) -> None:
         """Append a line to an order's event log (also for an order that has no intent of its own)."""
-        self._write(OrderEventOp(cid.value, None, kind, None, message, self.now(), payload))
+        self._write(OrderEventOp(cid.value, None, kind, None, message, self.stamp(), payload))
 
     def record_rejection(self, order: Order, now: datetime, exc: RiskRejected) -> None:
         """Store a refused order as a REJECTED intent with the rule's message, and its event."""
@@ -531,7 +536,7 @@ class OrderManager:
         self._orders[cid] = managed
         if perm:
             self._by_perm[perm] = managed
-        self._write(AdoptIntent(report, cid, self.now(), run_id=self.run_id))
+        self._write(AdoptIntent(report, cid, self.stamp(), run_id=self.run_id))
         self.book.set_working(cid, managed.instrument_id, managed.signed_remaining)
         self.apply_status(replace(report, client_order_id=cid, filled_quantity=Decimal(0)))
         return managed
@@ -539,7 +544,7 @@ class OrderManager:
     def mark(self, managed: ManagedOrder, status: OrderStatus, reason: str) -> None:
         """Force a terminal status the broker cannot report (an order that never reached it, or vanished)."""
         managed.reason = reason
-        state = replace(managed.state, status=status, updated_at=max(self.now(), managed.state.updated_at))
+        state = replace(managed.state, status=status, updated_at=max(self.stamp(), managed.state.updated_at))
         self._set_state(managed, state, event="marked")
 
     # --- state changes -----------------------------------------------------------------------------------------
@@ -580,14 +585,14 @@ class OrderManager:
     def _reject(self, managed: ManagedOrder, reason: str, code: int | None) -> None:
         managed.reason, managed.error_code = reason, code
         with contextlib.suppress(IllegalTransition):
-            self._set_state(managed, managed.state.apply_status(OrderStatus.REJECTED, self.now()), event="rejected")
+            self._set_state(managed, managed.state.apply_status(OrderStatus.REJECTED, self.stamp()), event="rejected")
 
     def _event(
         self, managed: ManagedOrder, kind: str, message: str | None, payload: dict[str, Any] | None = None
     ) -> None:
         perm = managed.state.broker_order_id.perm_id if managed.state.broker_order_id is not None else None
         self._write(OrderEventOp(managed.client_order_id.value, perm or None, kind, managed.state.status.value,
-                                 message, self.now(), payload))  # fmt: skip
+                                 message, self.stamp(), payload))  # fmt: skip
 
     def record_risk_event(self, event: RiskEvent) -> None:
         """Persist a risk event (the risk engine's and the kill switch's ``on_event``)."""

@@ -110,7 +110,7 @@ async def reconcile(
 ) -> ReconciliationReport:
     """Reconcile ``manager``'s orders, fills and positions with its broker; see the module docstring."""
     broker = manager.broker
-    now = manager.now()
+    now = manager.stamp()  # when we reconciled: our clock, not the venue's
     mine = _of_account(manager.account)
     open_reports = [r for r in await broker.open_orders() if mine(r.account)]
     done_reports = [r for r in await broker.completed_orders() if mine(r.account)]

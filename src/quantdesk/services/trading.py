@@ -186,7 +186,7 @@ async def _monitor(session: TradingSession, interval: float, account_refresh: fl
     loop = asyncio.get_running_loop()
     next_account = next_refresh = loop.time()
     while True:
-        now = manager.now()
+        now = manager.stamp()  # account snapshots and their UTC day are ours: the local clock, not the venue's
         ks.check_disconnect(datetime.now(UTC))  # the clock of the connection reports, not the broker's
         if loop.time() >= next_refresh:  # a halt set by another process (the CLI) takes effect here
             next_refresh = loop.time() + 5.0

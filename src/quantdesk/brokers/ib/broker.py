@@ -79,6 +79,7 @@ class IBBroker:
         backoff_base: float = 2.0,
         pacing: PacingRules | None = None,
         capabilities: BrokerCapabilities | None = None,
+        bar_source: str = "ib",
     ) -> None:
         s = self.settings = settings or IBSettings()
         self._capabilities = capabilities or BrokerCapabilities()
@@ -106,9 +107,11 @@ class IBBroker:
         self.market = MarketDataService(self.data, s.market_data_type, timeout=s.request_timeout)
         pacer = HistoricalPacer(pacing)
         self.history = (
-            HistoricalDataService.in_data_dir(self.data, root, pacer=pacer, timeout=max(s.request_timeout, 60.0))
+            HistoricalDataService.in_data_dir(
+                self.data, root, pacer=pacer, timeout=max(s.request_timeout, 60.0), source=bar_source
+            )
             if root
-            else HistoricalDataService(self.data, pacer=pacer, timeout=max(s.request_timeout, 60.0))
+            else HistoricalDataService(self.data, pacer=pacer, timeout=max(s.request_timeout, 60.0), source=bar_source)
         )
         self.accounts = AccountService(
             self.execution, self.contracts, default_account=s.account, timeout=s.request_timeout

@@ -236,8 +236,10 @@ class HistoricalDataService:
         concurrency: int = 4,
         pacing_retries: int = 3,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        source: str = "ib",
     ) -> None:
         self.connection = connection
+        self.source = source  # the bar store's label for what this service writes
         self.store = store
         self.pacer = pacer or HistoricalPacer()
         self.coverage = coverage or Coverage()
@@ -255,11 +257,14 @@ class HistoricalDataService:
         *,
         pacer: HistoricalPacer | None = None,
         timeout: float = 60.0,
+        source: str = "ib",
     ) -> HistoricalDataService:
-        """A service storing bars in ``<data_dir>/bars`` and its coverage log in ``<data_dir>/ib``."""
+        """A service storing bars (labelled ``source``) in ``<data_dir>/bars`` and its coverage log in
+        ``<data_dir>/ib``."""
         root = Path(data_dir).expanduser()
         coverage = Coverage(root / "ib" / Coverage.FILE_NAME)
-        return cls(connection, BarStore.in_data_dir(root), pacer=pacer, coverage=coverage, timeout=timeout)
+        store = BarStore.in_data_dir(root)
+        return cls(connection, store, pacer=pacer, coverage=coverage, timeout=timeout, source=source)
 
     async def fetch(
         self,
@@ -346,7 +351,7 @@ class HistoricalDataService:
                                         chunk.duration(bar_size), what_to_show=what, use_rth=use_rth)  # fmt: skip
             inside = [b for b in bars if chunk.start <= b.ts < chunk.end]
             if inside:
-                store.write(series, bar_size, _frame(inside), source="ib", adjusted=what == "ADJUSTED_LAST")
+                store.write(series, bar_size, _frame(inside), source=self.source, adjusted=what == "ADJUSTED_LAST")
                 written += len(inside)
             self.coverage.add(cov_key, chunk.start, min(chunk.end, complete_until))
 
