@@ -14,6 +14,7 @@ import typer
 from quantdesk.cli.commands import COMMANDS, LazyGroup
 
 HEAVY = ("alembic", "sqlalchemy", "pandas", "pyarrow", "skfolio", "ib_async", "plotly", "cvxpy", "sklearn")
+DATABASE = ("sqlalchemy",)
 
 # Run the real entry point in this process and report, at exit, which heavy packages it imported.
 _PROBE = """
@@ -54,6 +55,15 @@ def test_light_commands_import_no_heavy_package(args: list[str], allowed: tuple[
     rc, modules, err = _imported(args, tmp_path)
     assert rc == 0, err
     assert [m for m in modules if m not in allowed] == []
+
+
+@pytest.mark.parametrize("args", [["orders"], ["fills"], ["history"], ["kill-switch", "status"]], ids=" ".join)
+def test_read_commands_on_a_current_database_need_only_sqlalchemy(args: list[str], tmp_path: Path) -> None:
+    rc, _, err = _imported(["db", "upgrade"], tmp_path)
+    assert rc == 0, err
+    rc, modules, err = _imported(args, tmp_path)
+    assert rc == 0, err
+    assert [m for m in modules if m not in DATABASE] == []
 
 
 def test_every_listed_summary_is_the_commands_own_help() -> None:
