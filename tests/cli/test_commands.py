@@ -48,6 +48,7 @@ def _imported(args: list[str], home: Path) -> tuple[int, list[str], str]:
         (["config", "show"], ()),
         (["config", "--help"], ()),
         (["optimize", "--help"], ()),
+        (["data", "list"], ()),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )
@@ -55,6 +56,14 @@ def test_light_commands_import_no_heavy_package(args: list[str], allowed: tuple[
     rc, modules, err = _imported(args, tmp_path)
     assert rc == 0, err
     assert [m for m in modules if m not in allowed] == []
+
+
+def test_data_list_reads_the_catalog_of_a_filled_store_without_pandas(tmp_path: Path) -> None:
+    rc, _, err = _imported(["data", "sample", "--symbols", "AAPL,MSFT"], tmp_path)
+    assert rc == 0, err
+    rc, modules, err = _imported(["data", "list"], tmp_path)
+    assert rc == 0, err
+    assert modules == []
 
 
 @pytest.mark.parametrize("args", [["orders"], ["fills"], ["history"], ["kill-switch", "status"]], ids=" ".join)
