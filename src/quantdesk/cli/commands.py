@@ -6,6 +6,7 @@ does not pay for alembic, pandas or skfolio that another command needs.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ class LazyCommand:
     name: str
     target: str
     summary: str
+    busy: str | None = None  # a spinner with this text while the command works (on a terminal, without --json)
 
     def load(self) -> click.Command:
         """Import the implementation and build its click command (a group for a ``typer.Typer``)."""
@@ -38,11 +40,24 @@ class LazyCommand:
             single.command(self.name)(obj)
             command = get_command(single)
         command.name = self.name
+        if self.busy is not None and command.callback is not None:
+            command.callback = _with_spinner(command.callback, self.busy)
         return command
 
     def placeholder(self) -> click.Command:
         """A stand-in that only lists the command in help and completion; resolving it loads the real one."""
         return _Placeholder(self)
+
+
+def _with_spinner(callback: Any, message: str) -> Any:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from quantdesk.cli.progress import working
+
+        with working(message, enabled=not kwargs.get("json_", False)):
+            return callback(*args, **kwargs)
+
+    return run
 
 
 class _Placeholder(TyperCommand):
@@ -86,6 +101,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "optimize",
         "quantdesk.cli.portfolio_cmd:optimize",
         "Optimise a universe and print the weights and the portfolio's statistics (nothing is traded).",
+        busy="optimising (loading skfolio, estimating, solving)…",
     ),
     LazyCommand(
         "rebalance",

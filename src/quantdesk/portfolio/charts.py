@@ -12,7 +12,6 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quantdesk.atomic_files import atomic_write
 from quantdesk.errors import ValidationError
 from quantdesk.portfolio._result import OptimizationResult
 
@@ -118,9 +117,9 @@ def plotlyjs_script(directory: Path, plotlyjs: str = "file") -> str:
     version = get_plotlyjs_version()
     if plotlyjs == "file":
         bundle = directory / f"plotly-{version}.min.js"
-        if not bundle.is_file():
-            data = get_plotlyjs().encode("utf-8")
-            atomic_write(bundle, lambda fh: fh.write(data))
+        data = get_plotlyjs().encode("utf-8")
+        if not bundle.is_file() or bundle.stat().st_size != len(data):  # absent, or cut short by a crash
+            bundle.write_bytes(data)
         return f'<script charset="utf-8" src="{bundle.name}"></script>'
     if plotlyjs == "cdn":
         return f'<script charset="utf-8" src="https://cdn.plot.ly/plotly-{version}.min.js"></script>'
@@ -159,8 +158,7 @@ def write_frontier_html(
         + "".join(parts)
         + "</body></html>"
     )
-    data = html.encode("utf-8")
-    atomic_write(target, lambda fh: fh.write(data))
+    target.write_text(html, encoding="utf-8")
     return target
 
 
