@@ -13,7 +13,6 @@ import pytest
 
 from quantdesk import atomic_files
 from quantdesk.data import BarStore, SampleSource
-from quantdesk.data import bar_store as bar_store_module
 from quantdesk.domain.market import BarSize
 from quantdesk.errors import DataError, NotFound
 
@@ -221,7 +220,7 @@ def test_failure_while_writing_keeps_old_file_and_leaves_no_temp(
         where.write(b"PAR1 half a file")  # type: ignore[attr-defined]
         raise OSError("disk full")
 
-    monkeypatch.setattr(bar_store_module.pq, "write_table", half_write)
+    monkeypatch.setattr("pyarrow.parquet.write_table", half_write)
     with pytest.raises(OSError, match="disk full"):
         store.write("X", "1day", bars(["2024-01-04"], [12]), source="b")
     monkeypatch.undo()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +62,46 @@ def test_risk_contribution_table_adds_up(returns_5y: pd.DataFrame) -> None:
 
 def test_frontier_html_is_written(tmp_path: Path, returns_5y: pd.DataFrame, frontier: EfficientFrontier) -> None:
     result = optimize(returns_5y, OptimizationSpec(method="max-sharpe", lookback=None, max_weight=0.2), returns=True)
-    path = write_frontier_html(tmp_path / "out" / "frontier.html", frontier, result=result, include_plotlyjs="cdn")
+    path = write_frontier_html(tmp_path / "out" / "frontier.html", frontier, result=result, plotlyjs="cdn")
     html = path.read_text()
     assert "Efficient frontier" in html
     assert "max Sharpe" in html
     assert "risk contributions" in html
     assert "LLY" in html
-    assert frontier.write_html(tmp_path / "f.html").stat().st_size > 1_000_000  # plotly.js embedded: opens offline
+    assert frontier.write_html(tmp_path / "f.html", plotlyjs="inline").stat().st_size > 1_000_000  # one file
+
+
+def _plotly_loads(html: str) -> int:
+    """How many times a page loads plotly.js: script tags naming it, plus embedded copies of the bundle."""
+    return len(re.findall(r"<script[^>]*src=\"[^\"]*plotly[^\"]*\.js\"", html)) + html.count("plotly.js v")
+
+
+def test_a_frontier_page_loads_plotly_once_from_a_shared_file(
+    tmp_path: Path, returns_5y: pd.DataFrame, frontier: EfficientFrontier
+) -> None:
+    result = optimize(returns_5y, OptimizationSpec(method="max-sharpe", lookback=None, max_weight=0.2), returns=True)
+    first = frontier.write_html(tmp_path / "a.html", result=result)
+    second = frontier.write_html(tmp_path / "b.html", result=result)
+    bundles = list(tmp_path.glob("plotly-*.min.js"))
+    assert len(bundles) == 1  # written once, shared by every page in the directory
+    assert bundles[0].stat().st_size > 1_000_000
+    for page in (first, second):
+        html = page.read_text()
+        assert _plotly_loads(html) == 1
+        assert f'src="{bundles[0].name}"' in html
+        assert page.stat().st_size < 200_000  # the figures only, not plotly.js
+    cdn = frontier.write_html(tmp_path / "cdn" / "c.html", result=result, plotlyjs="cdn").read_text()
+    assert _plotly_loads(cdn) == 1
+    assert "https://cdn.plot.ly/" in cdn
+    assert not list((tmp_path / "cdn").glob("*.js"))
+    inline = frontier.write_html(tmp_path / "i" / "i.html", result=result, plotlyjs="inline").read_text()
+    assert _plotly_loads(inline) == 1
+
+
+def test_an_unknown_plotly_source_names_the_choices(tmp_path: Path, frontier: EfficientFrontier) -> None:
+    with pytest.raises(ValidationError, match=r"unknown plotly\.js source") as info:
+        frontier.write_html(tmp_path / "x.html", plotlyjs="nowhere")
+    assert "file, cdn, inline" in (info.value.hint or "")
 
 
 def test_frontier_png_is_a_real_image(tmp_path: Path, returns_5y: pd.DataFrame, frontier: EfficientFrontier) -> None:

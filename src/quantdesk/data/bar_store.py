@@ -32,29 +32,23 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from quantdesk.atomic_files import TEMP_PREFIX, atomic_write, fsync_dir
 from quantdesk.data.catalog import CatalogEntry, catalog_from_json, catalog_to_json
-from quantdesk.data.schema import (
-    ADJUSTED,
-    BAR_COLUMNS,
-    INDEX_NAME,
-    TS_UNIT,
-    TimeBound,
-    parse_bound,
-    select_columns,
-    validate_bars,
-)
+from quantdesk.data.columns import ADJUSTED, BAR_COLUMNS, INDEX_NAME, TS_UNIT
 from quantdesk.domain.identifiers import InstrumentId
 from quantdesk.domain.market import BarSize
 from quantdesk.errors import DataError, NotFound, ValidationError
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported by the methods that read or write bars, not by listing
+    import pandas as pd
+    import pyarrow as pa
+
+    from quantdesk.data.schema import TimeBound
 
 __all__ = ["BarStore", "instrument_key"]
 
@@ -63,13 +57,19 @@ log = logging.getLogger(__name__)
 CATALOG_FILE = "catalog.json"
 LOCK_FILE = ".lock"
 METADATA_KEY = b"quantdesk"
-_ARROW_SCHEMA = pa.schema(
-    [
-        pa.field(INDEX_NAME, pa.timestamp(TS_UNIT, tz="UTC"), nullable=False),
-        *(pa.field(c, pa.float64(), nullable=False) for c in BAR_COLUMNS),
-        pa.field(ADJUSTED, pa.bool_(), nullable=False),
-    ]
-)
+
+
+@cache
+def _arrow_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(INDEX_NAME, pa.timestamp(TS_UNIT, tz="UTC"), nullable=False),
+            *(pa.field(c, pa.float64(), nullable=False) for c in BAR_COLUMNS),
+            pa.field(ADJUSTED, pa.bool_(), nullable=False),
+        ]
+    )
 
 
 def instrument_key(instrument: str | InstrumentId) -> str:
@@ -163,6 +163,9 @@ class BarStore:
         atomic_write(self.catalog_path, write)
 
     def _entry_from_file(self, path: Path) -> CatalogEntry | None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         try:
             pf = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as exc:
@@ -262,6 +265,10 @@ class BarStore:
 
         A date-only ``end`` (``"2024-03-01"``) includes that whole day. The filter is pushed down to Parquet.
         """
+        import pyarrow.parquet as pq
+
+        from quantdesk.data.schema import parse_bound, select_columns
+
         key, size = instrument_key(instrument), _bar_size(bar_size)
         cols = select_columns(columns)
         path = self.path_for(key, size)
@@ -279,6 +286,8 @@ class BarStore:
 
     @staticmethod
     def _to_frame(table: pa.Table, columns: Sequence[str]) -> pd.DataFrame:
+        import pandas as pd
+
         frame = table.to_pandas()
         index = pd.DatetimeIndex(frame[INDEX_NAME], name=INDEX_NAME)
         if index.tz is None:
@@ -298,6 +307,8 @@ class BarStore:
         end: TimeBound = None,
     ) -> pd.DataFrame:
         """One field of several series side by side: index ``ts`` (outer join), one column per instrument key."""
+        import pandas as pd
+
         if field not in BAR_COLUMNS:
             raise DataError(
                 f"unknown field {field!r}", field="field", value=field, hint="use one of " + ", ".join(BAR_COLUMNS)
@@ -337,6 +348,11 @@ class BarStore:
         ones. ``adjusted`` overrides the frame's own ``adjusted`` column. Merging adjusted with unadjusted prices
         is refused.
         """
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        from quantdesk.data.schema import validate_bars
+
         key, size = instrument_key(instrument), _bar_size(bar_size)
         if mode not in ("merge", "replace"):
             raise DataError(f"unknown write mode {mode!r}", field="mode", value=mode, hint="use merge or replace")
@@ -382,7 +398,10 @@ class BarStore:
 
     @staticmethod
     def _to_table(bars: pd.DataFrame, key: str, size: BarSize, source: str) -> pa.Table:
-        arrays = [pa.array(pd.DatetimeIndex(bars.index).as_unit(TS_UNIT), type=_ARROW_SCHEMA.field(INDEX_NAME).type)]
+        import pandas as pd
+        import pyarrow as pa
+
+        arrays = [pa.array(pd.DatetimeIndex(bars.index).as_unit(TS_UNIT), type=_arrow_schema().field(INDEX_NAME).type)]
         arrays += [pa.array(bars[c].to_numpy(dtype="float64"), type=pa.float64()) for c in BAR_COLUMNS]
         arrays.append(pa.array(bars[ADJUSTED].to_numpy(dtype=bool), type=pa.bool_()))
         meta = {
@@ -392,7 +411,7 @@ class BarStore:
             "adjusted": bool(bars[ADJUSTED].iloc[0]),
             "schema": 1,
         }
-        schema = _ARROW_SCHEMA.with_metadata({METADATA_KEY: json.dumps(meta).encode("utf-8")})
+        schema = _arrow_schema().with_metadata({METADATA_KEY: json.dumps(meta).encode("utf-8")})
         return pa.Table.from_arrays(arrays, schema=schema)
 
     def delete(self, instrument: str | InstrumentId, bar_size: BarSize | str = BarSize.DAY_1) -> None:

@@ -28,11 +28,12 @@ import warnings
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from quantdesk.data.columns import ADJUSTED, BAR_COLUMNS, INDEX_NAME, PRICE_COLUMNS, TS_UNIT
 from quantdesk.domain.market import BarSize
 from quantdesk.errors import DataError
 
@@ -52,11 +53,6 @@ __all__ = [
     "validate_bars",
 ]
 
-INDEX_NAME = "ts"
-PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
-BAR_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
-ADJUSTED = "adjusted"
-TS_UNIT: Final = "us"
 MAX_REPORTED = 5
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 

@@ -1,6 +1,7 @@
 """Charts of the efficient frontier and of risk contributions: interactive plotly HTML, and static PNG.
 
-HTML files embed plotly.js by default, so they open offline; pass ``include_plotlyjs="cdn"`` for a small file.
+HTML pages load plotly.js once: by default from a shared ``plotly-<version>.min.js`` written next to them (so they
+open offline and each page stays small), or from the CDN (``plotlyjs="cdn"``), or embedded (``plotlyjs="inline"``).
 PNG files are drawn with matplotlib (no browser needed, so they work on a headless server); plotly's own static
 export needs ``kaleido`` and a Chrome, which quantdesk does not install, so :func:`write_image` refuses without it.
 """
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
     from quantdesk.portfolio.frontier import EfficientFrontier
 
 __all__ = [
+    "PLOTLYJS_CHOICES",
     "frontier_figure",
+    "plotlyjs_script",
     "risk_contribution_figure",
     "write_frontier_html",
     "write_frontier_png",
@@ -103,30 +106,58 @@ def risk_contribution_figure(result: OptimizationResult) -> Any:
     return fig
 
 
+PLOTLYJS_CHOICES = ("file", "cdn", "inline")
+
+
+def plotlyjs_script(directory: Path, plotlyjs: str = "file") -> str:
+    """The one ``<script>`` that loads plotly.js for a page in ``directory``; ``file`` writes the shared bundle
+    there unless it is already present."""
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version  # type: ignore[import-untyped]
+
+    version = get_plotlyjs_version()
+    if plotlyjs == "file":
+        bundle = directory / f"plotly-{version}.min.js"
+        data = get_plotlyjs().encode("utf-8")
+        if not bundle.is_file() or bundle.stat().st_size != len(data):  # absent, or cut short by a crash
+            bundle.write_bytes(data)
+        return f'<script charset="utf-8" src="{bundle.name}"></script>'
+    if plotlyjs == "cdn":
+        return f'<script charset="utf-8" src="https://cdn.plot.ly/plotly-{version}.min.js"></script>'
+    if plotlyjs == "inline":
+        return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    raise ValidationError(
+        f"unknown plotly.js source {plotlyjs!r}",
+        field="plotlyjs",
+        value=plotlyjs,
+        hint="use " + ", ".join(PLOTLYJS_CHOICES),
+    )
+
+
 def write_frontier_html(
     path: str | Path,
     frontier: EfficientFrontier,
     *,
     result: OptimizationResult | None = None,
-    include_plotlyjs: bool | str = True,
+    plotlyjs: str = "file",
 ) -> Path:
-    """Write the frontier chart, and with ``result`` its risk-contribution chart, to one HTML page."""
+    """Write the frontier chart, and with ``result`` its risk-contribution chart, to one HTML page that loads
+    plotly.js once (see the module docstring for ``plotlyjs``)."""
     target = Path(path)
     if target.suffix.lower() == ".png":
         return write_frontier_png(target, frontier, result=result)
     figures = [frontier_figure(frontier, result=result)]
     if result is not None:
         figures.append(risk_contribution_figure(result))
-    parts = [
-        fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False)
-        for i, fig in enumerate(figures)
-    ]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    script = plotlyjs_script(target.parent, plotlyjs)
+    parts = [fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures]
     html = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>quantdesk frontier</title></head><body>"
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>quantdesk frontier</title>"
+        + script
+        + "</head><body>"
         + "".join(parts)
         + "</body></html>"
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
     return target
 

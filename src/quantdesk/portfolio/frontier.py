@@ -51,11 +51,12 @@ class EfficientFrontier:
         """Each asset's annualised expected return and volatility (the dots around the frontier)."""
         return pd.DataFrame({"expected_return": self.moments.mu, "volatility": self.moments.volatility})
 
-    def write_html(self, path: str | Path, *, result: OptimizationResult | None = None) -> Path:
-        """Write the frontier chart (and ``result``'s portfolio and risk contributions) to an HTML file."""
+    def write_html(self, path: str | Path, *, result: OptimizationResult | None = None, plotlyjs: str = "file") -> Path:
+        """Write the frontier chart (and ``result``'s portfolio and risk contributions) to an HTML file; plotly.js
+        from a shared file next to it by default, or ``"cdn"``, or ``"inline"``."""
         from quantdesk.portfolio.charts import write_frontier_html
 
-        return write_frontier_html(path, self, result=result)
+        return write_frontier_html(path, self, result=result, plotlyjs=plotlyjs)
 
 
 def efficient_frontier(

@@ -11,16 +11,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from quantdesk.data.bar_store import BarStore, instrument_key
 from quantdesk.data.catalog import CatalogEntry
-from quantdesk.data.schema import BAR_COLUMNS, TimeBound
-from quantdesk.data.sources import SAMPLE_SOURCE_NAME, FileSource, SampleSource
+from quantdesk.data.columns import BAR_COLUMNS
 from quantdesk.domain.market import BarSize
 from quantdesk.errors import DataError
+
+if TYPE_CHECKING:  # pandas and the sources are imported by the functions that read bars, not by listing
+    import pandas as pd
+
+    from quantdesk.data.schema import TimeBound
 
 __all__ = [
     "DatasetView",
@@ -88,6 +90,8 @@ class SeriesSummary:
 
 def periods_per_year(bars: pd.DataFrame, bar_size: BarSize) -> float:
     """Bars in a year: 252 daily, 52 weekly, 12 monthly; intraday, 252 x the median number of bars per day."""
+    import pandas as pd
+
     if bar_size is BarSize.DAY_1:
         return float(TRADING_DAYS)
     if bar_size is BarSize.WEEK_1:
@@ -102,6 +106,8 @@ def periods_per_year(bars: pd.DataFrame, bar_size: BarSize) -> float:
 
 def summarize_bars(bars: pd.DataFrame, symbol: str, bar_size: BarSize | str = BarSize.DAY_1) -> SeriesSummary:
     """Summarise a bar frame: total return = last / first close - 1; volatility = std of simple returns x sqrt(N)."""
+    import pandas as pd
+
     size = _size(bar_size)
     close = bars["close"].astype("float64")
     n = len(close)
@@ -154,6 +160,8 @@ def load_sample(store: BarStore, symbols: Iterable[str] | str | None = None) -> 
 
     Each series is replaced, so loading twice gives the same store. The source is recorded as ``sample:sp500``.
     """
+    from quantdesk.data.sources import SAMPLE_SOURCE_NAME, SampleSource
+
     frames = SampleSource().load(symbols)
     summaries: list[SeriesSummary] = []
     for symbol, bars in frames.items():
@@ -212,6 +220,8 @@ def import_file(
 
     ``DataError`` names the column and the file lines of the first problems.
     """
+    from quantdesk.data.sources import FileSource
+
     key = instrument_key(symbol)
     source = FileSource(path, key, fmt=fmt, tz=tz, adjusted=adjusted, bar_size=_size(bar_size))
     bars = source.load()[key]
@@ -232,6 +242,8 @@ class DatasetView:
 
     def bar_rows(self) -> list[dict[str, Any]]:
         """The displayed bars as ``{"ts": iso, "open": …, …}`` dictionaries."""
+        import pandas as pd
+
         rows: list[dict[str, Any]] = []
         for ts, values in zip(self.bars.index, self.bars[list(BAR_COLUMNS)].to_numpy(), strict=True):
             row: dict[str, Any] = {"ts": pd.Timestamp(ts).isoformat()}

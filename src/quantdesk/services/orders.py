@@ -26,7 +26,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 from quantdesk.atomic_files import atomic_write
@@ -36,7 +35,6 @@ from quantdesk.domain.instrument_ids import split_instrument_id
 from quantdesk.domain.side import OrderSide
 from quantdesk.errors import ConfigError, DataError, ValidationError
 from quantdesk.persistence import create_db_engine, normalise_url
-from quantdesk.persistence.commands import head
 from quantdesk.persistence.repositories import (
     PNL_METHOD,
     CurrencyTotals,
@@ -54,6 +52,7 @@ from quantdesk.persistence.repositories import (
     query_orders,
     query_trade_history,
 )
+from quantdesk.persistence.revision import shipped_head, stored_revision
 
 __all__ = [
     "PNL_METHOD",
@@ -130,8 +129,8 @@ def open_database(settings: Settings) -> Iterator[Engine]:
     engine = create_db_engine(url)
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        newest = head()
+            current = stored_revision(conn)
+        newest = shipped_head()
         if current != newest:
             state = f"is at revision {current}" if current else "has no quantdesk schema"
             raise ConfigError(

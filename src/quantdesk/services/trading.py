@@ -28,10 +28,11 @@ from quantdesk.domain.identifiers import AccountId
 from quantdesk.errors import ValidationError
 from quantdesk.oms.manager import OrderManager
 from quantdesk.oms.reconciliation import ReconciliationReport, reconcile
-from quantdesk.persistence import commands, create_db_engine
+from quantdesk.persistence import create_db_engine
 from quantdesk.persistence.journal import AccountSnapshotOp, Journal
 from quantdesk.persistence.models import AccountSnapshotRow
 from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, RunRepository, TradingState
+from quantdesk.persistence.revision import shipped_head, stored_revision
 from quantdesk.portfolio.holdings import load_target_file
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
@@ -85,11 +86,15 @@ def _chosen_account(settings: Settings, account: str | None) -> AccountId | None
 def migrated_engine(settings: Settings) -> Engine:
     """The engine for ``database.url``, migrated to the newest schema first (logged when it changes anything)."""
     url = settings.database.url
-    before = commands.current(url)
-    if before != commands.head():
+    engine = create_db_engine(url, echo=settings.database.echo)
+    before = stored_revision(engine)
+    if before != shipped_head():
+        from quantdesk.persistence import commands  # Alembic only when there is something to migrate
+
         after = commands.upgrade(url)
+        engine.dispose()  # connections opened before the migration are not reused
         log.info("database migrated from %s to %s", before or "empty", after)
-    return create_db_engine(url, echo=settings.database.echo)
+    return engine
 
 
 @contextlib.asynccontextmanager

@@ -346,11 +346,19 @@ class IBBroker:
         return await self.history.bars(q, bar_size, start, end, what_to_show=what_to_show, use_rth=regular_hours_only)
 
     async def backfill(
-        self, instrument: Instrument, bar_size: BarSize, start: datetime, end: datetime, *, what_to_show: str = "TRADES"
+        self,
+        instrument: Instrument,
+        bar_size: BarSize,
+        start: datetime,
+        end: datetime,
+        *,
+        what_to_show: str = "TRADES",
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> BackfillResult:
-        """Fill the bar store for ``[start, end)``, requesting only what it lacks."""
+        """Fill the bar store for ``[start, end)``, requesting only what it lacks (``on_progress(done, total)``
+        after each chunk, e.g. :func:`quantdesk.cli.progress.steps`)."""
         q = await self.contracts.qualify(instrument)
-        return await self.history.backfill(q, bar_size, start, end, what_to_show=what_to_show)
+        return await self.history.backfill(q, bar_size, start, end, what_to_show=what_to_show, on_progress=on_progress)
 
     # --- orders ------------------------------------------------------------------------------------------
 

@@ -330,8 +330,10 @@ class HistoricalDataService:
         *,
         what_to_show: str = "TRADES",
         use_rth: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> BackfillResult:
-        """Fetch what the store lacks of ``[start, end)`` into it, chunk by chunk (resumable)."""
+        """Fetch what the store lacks of ``[start, end)`` into it, chunk by chunk (resumable); ``on_progress(done,
+        total)`` is called with the chunks requested so far, first with ``done=0``."""
         store = self._require_store()
         what = _check_what(what_to_show)
         series = series_key(qualified.instrument.id, what, use_rth)
@@ -341,11 +343,13 @@ class HistoricalDataService:
         chunks = [c for a, b in self.coverage.gaps(cov_key, start, end) for c in plan_chunks(a, b, bar_size)]
         chunks = [c for c in chunks if c.start < now]
         total_chunks = len(plan_chunks(start, end, bar_size))
-        written = 0
+        written = done = 0
         limit = asyncio.Semaphore(self.concurrency)
+        if on_progress is not None:
+            on_progress(0, len(chunks))
 
         async def one(chunk: Chunk) -> None:
-            nonlocal written
+            nonlocal written, done
             async with limit:
                 bars = await self.fetch(qualified.contract, qualified.instrument.id, bar_size, chunk.end,
                                         chunk.duration(bar_size), what_to_show=what, use_rth=use_rth)  # fmt: skip
@@ -354,6 +358,9 @@ class HistoricalDataService:
                 store.write(series, bar_size, _frame(inside), source=self.source, adjusted=what == "ADJUSTED_LAST")
                 written += len(inside)
             self.coverage.add(cov_key, chunk.start, min(chunk.end, complete_until))
+            done += 1
+            if on_progress is not None:
+                on_progress(done, len(chunks))
 
         await asyncio.gather(*(one(c) for c in chunks))
         return BackfillResult(len(chunks), max(total_chunks - len(chunks), 0), written)
