@@ -148,7 +148,7 @@ def test_an_empty_database_asks_for_an_upgrade(db_url: str) -> None:
 
 def test_an_old_schema_asks_for_an_upgrade(db_url: str) -> None:
     commands.upgrade(db_url, "0001")
-    with pytest.raises(ConfigError, match=r"revision 0001.*needs 0002") as info:
+    with pytest.raises(ConfigError, match=r"revision 0001.*needs 0003") as info:
         svc.list_fills(_settings(db_url))
     assert info.value.hint == "run `quantdesk db upgrade`"
 

@@ -111,7 +111,8 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "reconcile",
         "quantdesk.cli.trading_cmd:reconcile",
-        "Compare the database with the broker (orders, fills, positions), apply what it can and list every break.",
+        "Compare the database with the broker (orders, fills, positions), per account; apply what it can and list "
+        "every break.",
     ),
     LazyCommand(
         "kill-switch",
