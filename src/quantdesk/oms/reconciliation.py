@@ -101,6 +101,8 @@ async def reconcile(
     """Reconcile ``manager``'s orders, fills and positions with its broker; see the module docstring."""
     broker = manager.broker
     now = manager.now()
+    # only orders already out when the broker is asked can be missing there (one sent meanwhile is not listed)
+    out_before = {m.client_order_id for m in manager.open_orders() if not manager.is_submitting(m.client_order_id)}
     open_reports = await broker.open_orders()
     done_reports = await broker.completed_orders()
     executions = await broker.executions()
@@ -142,7 +144,7 @@ async def reconcile(
             breaks.append(_fill_break(fill, "applied", "fill missed while away"))
 
     for managed in manager.open_orders():
-        if managed.client_order_id.value in seen:
+        if managed.client_order_id.value in seen or managed.client_order_id not in out_before:
             continue
         reason = (
             "never reached the broker"

@@ -31,6 +31,8 @@ from quantdesk.persistence import commands, create_db_engine
 from quantdesk.persistence.journal import AccountSnapshotOp, Journal
 from quantdesk.persistence.models import AccountSnapshotRow
 from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, RunRepository, TradingState
+from quantdesk.persistence.repositories.risk_events import RiskEvent as StoredRiskEvent
+from quantdesk.persistence.repositories.risk_events import RiskEventRepository
 from quantdesk.portfolio.holdings import load_target_file
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
@@ -42,6 +44,7 @@ __all__ = [
     "cancel_working_orders",
     "change_kill_switch",
     "daily_returns",
+    "kill_switch_history",
     "kill_switch_status",
     "migrated_engine",
     "reconcile_account",
@@ -62,6 +65,12 @@ class TradingSession:
     reconciliations: list[ReconciliationReport] = field(default_factory=list)
     day_start: tuple[date, Decimal] | None = None
     peak: Decimal | None = None
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)  # reconciliations and cancels under way
+
+    async def settle(self) -> None:
+        """Wait for the reconciliations (after a reconnect) and cancels under way, so the OMS's view is final."""
+        while pending := [t for t in self.tasks if not t.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def pending_by_symbol(self) -> dict[str, Decimal]:
         """Signed quantity still working per symbol (what a new plan must count as already on its way)."""
@@ -129,11 +138,11 @@ async def trading_session(
         broker, journal, risk=risk, kill_switch=kill_switch, rate_limiter=limiter, run_id=run_id, account=chosen
     )
     holder.append(manager)
-    tasks: set[asyncio.Task[object]] = set()
     try:
         await manager.start()
         first = await reconcile(manager, target=target)
         session = TradingSession(manager, kill_switch, engine, first, [first])
+        tasks = session.tasks
 
         def on_reconnected() -> None:
             task = asyncio.get_running_loop().create_task(_reconcile_again(session))
@@ -255,6 +264,15 @@ def kill_switch_status(settings: Settings) -> KillSwitchStatus:
     engine = migrated_engine(settings)
     try:
         return KillSwitchRepository(engine).get()
+    finally:
+        engine.dispose()
+
+
+def kill_switch_history(settings: Settings, limit: int | None = 20) -> list[StoredRiskEvent]:
+    """The kill switch's changes (by hand and by its triggers), oldest first; ``limit`` keeps the newest."""
+    engine = migrated_engine(settings)
+    try:
+        return RiskEventRepository(engine).list(rule="kill_switch", limit=limit)
     finally:
         engine.dispose()
 
