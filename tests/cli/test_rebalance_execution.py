@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import quantdesk.cli.main
 from quantdesk.brokers.ib import LoopThread
 from quantdesk.cli import commands
+from quantdesk.errors import QuantdeskError
 from quantdesk.gateway import GatewayConfig, GatewayServer, desk_of
 from quantdesk.gateway.clock import NEW_YORK, last_weekday
 
@@ -211,3 +212,47 @@ def test_a_restart_while_waiting_for_fills_is_ridden_out_and_every_fill_recorded
     assert not unfilled, [(o["instrument"], o["quantity"], o["filled"], o["status"], o["reason"]) for o in unfilled]
     sent = [o["client_order_id"] for o in doc["execution"]["orders"]]
     assert sorted(gateway.order_refs()) == sorted(sent)
+
+
+# --- quantdesk cancel -------------------------------------------------------------------------------------------
+
+
+def cancel(gw: Gateway, *args: str) -> Any:
+    sets = ["--set", f"ib.port={gw.server.port}", "--set", f"ib.account={ACCOUNT}"]
+    return CliRunner().invoke(app, [*sets, "cancel", "--broker", "ib", *args], env={"COLUMNS": "80"})
+
+
+def test_cancel_one_order_by_id_or_perm_id_then_all_then_nothing_matches(gateway: Gateway, ib_errors: Any) -> None:
+    ib_errors.allow(r"Error 202, reqId \d+: Order Canceled")
+    left = rebalance(gateway, "--timeout", "1", "--json", sets=["orders.limit_offset_pct=0"])
+    assert left.exit_code == 5, left.output
+    orders = document(left)["execution"]["orders"]
+    first, second = orders[0], orders[1]
+
+    one = cancel(gateway, first["client_order_id"])
+    assert one.exit_code == 0, (one.output, one.exception)
+    assert f"cancelled {first['client_order_id']}: CANCELLED" in one.stdout
+    by_perm = cancel(gateway, str(second["perm_id"]), "--json")
+    assert by_perm.exit_code == 0, (by_perm.output, by_perm.exception)
+    assert document(by_perm)["cancelled"] == [{"client_order_id": second["client_order_id"], "status": "CANCELLED"}]
+
+    again = cancel(gateway, first["client_order_id"])
+    assert again.exit_code == 3
+    assert "has ended already (CANCELLED)" in again.stdout
+    rest = cancel(gateway, "--all", "--json")
+    assert rest.exit_code == 0, (rest.output, rest.exception)
+    assert sorted(c["client_order_id"] for c in document(rest)["cancelled"]) == sorted(
+        o["client_order_id"] for o in orders[2:]
+    )
+    assert {c["status"] for c in document(rest)["cancelled"]} == {"CANCELLED"}
+    nothing = cancel(gateway, "rb-nope")
+    assert nothing.exit_code == 3
+    assert "no order rb-nope" in nothing.stdout
+
+
+def test_cancel_needs_an_order_or_all_but_not_both() -> None:
+    for args in ([], ["rb-1", "--all"]):
+        result = CliRunner().invoke(app, ["cancel", *args])
+        assert result.exit_code != 0
+        assert isinstance(result.exception, QuantdeskError)
+        assert "--all" in str(result.exception)

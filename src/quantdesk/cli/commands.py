@@ -10,6 +10,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Attach every sub-command to ``app``."""
     from quantdesk.cli import (
+        cancel_cmd,
         config_cmd,
         data_cmd,
         db_cmd,
@@ -36,3 +37,4 @@ def register(app: typer.Typer) -> None:
     app.command("fills")(orders_cmd.fills)
     app.command("history")(orders_cmd.history)
     app.command("risk")(risk_cmd.risk)
+    app.command("cancel")(cancel_cmd.cancel)

@@ -40,7 +40,9 @@ from quantdesk.risk.kill_switch import KillSwitch
 from quantdesk.risk.throttle import OrderRateLimiter
 
 __all__ = [
+    "CancelResult",
     "TradingSession",
+    "cancel_orders",
     "cancel_working_orders",
     "change_kill_switch",
     "daily_returns",
@@ -296,6 +298,50 @@ async def cancel_working_orders(settings: Settings, broker: Broker) -> list[str]
         cancelled = await session.manager.cancel_all()
         await broker.cancel_all_orders()
         return [m.client_order_id.value for m in cancelled]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """What ``cancel_orders`` did: per order asked for, its id and how it stands; and what matched nothing."""
+
+    cancelled: list[tuple[str, str]]  # (client order id, status after the cancel: CANCELLED, or still pending)
+    finished: list[tuple[str, str]]  # orders that had ended already (id, status): nothing to cancel
+    unknown: list[str]  # what matched no order
+
+
+async def cancel_orders(
+    settings: Settings,
+    broker: Broker,
+    order: str | None = None,
+    *,
+    account: str | None = None,
+    wait: float = 10.0,
+) -> CancelResult:
+    """Cancel one order (our ClientOrderId, as ``quantdesk orders`` shows it, or IB's perm id) or, with ``order``
+    None, every working order the OMS tracks (ours and those reconciliation adopted); through a trading session,
+    waiting up to ``wait`` seconds for the broker's confirmations."""
+    from quantdesk.domain.identifiers import ClientOrderId
+
+    async with trading_session(settings, broker, account=account) as session:
+        manager = session.manager
+        if order is None:
+            targets = [m for m in manager.open_orders() if m.state.is_active]
+            finished: list[tuple[str, str]] = []
+            unknown: list[str] = []
+        else:
+            text = order.strip()
+            perm = int(text) if text.isdigit() else 0
+            cid = None if perm else ClientOrderId(text)
+            managed = manager.find(cid, perm) or await manager.load(cid, perm)
+            targets = [managed] if managed is not None and managed.state.is_active else []
+            finished = [(managed.client_order_id.value, managed.state.status.value)] if managed and not targets else []
+            unknown = [] if managed is not None else [text]
+        for m in targets:
+            await manager.cancel(m.client_order_id)
+        await manager.wait_terminal([m.client_order_id for m in targets], wait)
+        await manager.flush()
+        cancelled = [(m.client_order_id.value, m.state.status.value) for m in targets]
+        return CancelResult(cancelled, finished, unknown)
 
 
 async def reconcile_account(
