@@ -415,10 +415,13 @@ def rebalance(
 ) -> None:
     """Optimise, then show the trades that move the account to the target; send them only with --execute.
 
-    Exit codes: 0 every order filled (or a dry run, or nothing to trade); 1 unexpected error; 2 bad input or
-    configuration; 3 refused: nothing filled (every order refused by risk or rejected); 4 partly done; 5 timed out
-    with orders still working (listed, with how to cancel them); 6 stopped: the broker went away for longer than
-    the ib.reconnect_* settings allow (what was sent is listed); 130 interrupted (Ctrl-C).
+    Exit codes (docs/exit-codes.md):
+    0 every order filled (or a dry run, or nothing to trade);
+    1 unexpected error; 2 bad input or configuration;
+    3 refused: nothing filled (every order refused by risk or rejected);
+    4 partly done; 5 timed out with orders still working (listed, with how to cancel them);
+    6 stopped: the broker was away longer than the ib.reconnect_* settings allow;
+    130 interrupted (Ctrl-C): what was and was not sent is printed.
     """
     from quantdesk.services import portfolio as svc
 
