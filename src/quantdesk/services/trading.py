@@ -173,6 +173,9 @@ async def trading_session(
                     await task
             await manager.close()
     finally:
+        holder.clear()  # late risk events (the broker disconnecting after a Ctrl-C) have no journal to go to
+        with contextlib.suppress(Exception):
+            await manager.close()  # stops listening to the broker even when the start failed
         await asyncio.to_thread(journal.close)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(runs.finish, run_id, datetime.now(UTC))
