@@ -186,3 +186,40 @@ def test_a_reconciliation_at_80_columns_keeps_every_value_whole(
     assert row.split()[:5] == ["missed_fill", "applied", "UNH", "620,000", "310,000"]
     assert "0000e0d5.6751f4c2.01.02" in "\n".join(lines)  # the message wraps between words, never inside one
     assert next(line for line in lines if line.startswith("UNH ")).split() == ["UNH", "930,700", "930,700"]
+
+
+def test_a_halt_with_nothing_listening_says_the_halt_is_stored_and_the_cancel_failed(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, ib_errors: Any
+) -> None:
+    ib_errors.allow_refused()
+    monkeypatch.setenv("QUANTDESK__IB__PORT", "1")
+    monkeypatch.setenv("QUANTDESK__IB__CONNECT_TIMEOUT", "1")
+    monkeypatch.setenv("QUANTDESK__IB__AUTO_RECONNECT", "false")
+    result = cli("kill-switch", "halt", "--reason", "outage drill")
+    assert result.exit_code == 7, (result.output, result.exception)
+    assert "HALTED (outage drill) is stored" in result.stdout
+    assert "cancelling the working orders failed: error: ib.port: nothing is listening" in result.stderr
+    assert "quantdesk cancel --all" in result.stderr
+    doc = json.loads(cli("kill-switch", "halt", "--reason", "again", "--json").stdout)
+    assert (doc["state"], doc["cancelled"]) == ("HALTED", None)
+    assert doc["cancel_error"].startswith("error: ib.port: nothing is listening")
+    assert as_json(cli("kill-switch", "status", "--json"))["state"] == "HALTED"
+
+
+def test_status_shows_the_kill_switch_history_newest_last(cli: Any) -> None:
+    for action, reason in (("reduce", "drawdown review"), ("halt", "loss limit"), ("resume", "reviewed")):
+        extra = ["--no-cancel"] if action == "halt" else []
+        assert cli("kill-switch", action, "--reason", reason, *extra).exit_code == 0
+    doc = as_json(cli("kill-switch", "status", "--json"))
+    changes = [h["change"] for h in doc["history"]]
+    assert changes == [
+        "ACTIVE -> REDUCING by cli: drawdown review",
+        "REDUCING -> HALTED by cli: loss limit",
+        "HALTED -> ACTIVE by cli: reviewed",
+    ]
+    assert [h["change"] for h in as_json(cli("kill-switch", "status", "--limit", "1", "--json"))["history"]] == [
+        "HALTED -> ACTIVE by cli: reviewed"
+    ]
+    text = cli("kill-switch", "status")
+    assert "Kill-switch history (last 3, newest last)" in text.stdout
+    assert text.stdout.index("drawdown review") < text.stdout.index("loss limit") < text.stdout.rindex("reviewed")

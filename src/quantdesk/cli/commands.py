@@ -136,6 +136,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "Trade history: every fill with the position it left and the P&L it realised (average cost), and totals.",
     ),
     LazyCommand(
+        "cancel",
+        "quantdesk.cli.cancel_cmd:cancel",
+        "Cancel one working order, or every one with --all; prints what was cancelled.",
+    ),
+    LazyCommand(
         "risk",
         "quantdesk.cli.risk_cmd:risk",
         "Show VaR/CVaR (historical, parametric, Monte Carlo), per-position risk, margin and exposure.",

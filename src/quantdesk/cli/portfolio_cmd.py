@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
+from quantdesk.cli.execution_report import ExitCode, exit_code, print_execution, print_interrupted, waiting_status
 from quantdesk.cli.output import Output
 from quantdesk.cli.portfolio_flags import (
     flag_errors,
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
     from quantdesk.domain.targets import TargetWeights
     from quantdesk.portfolio.optimize import OptimizationResult
     from quantdesk.portfolio.rebalance import RebalanceResult
-    from quantdesk.services.portfolio import ExecutionResult, RebalanceOptions
+    from quantdesk.services.portfolio import ExecutionProgress, RebalanceOptions
 
-__all__ = ["optimize", "rebalance"]
+__all__ = ["optimize", "print_execution", "rebalance"]
 
 
 class BrokerChoice(StrEnum):
@@ -292,33 +293,6 @@ def _qty(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
-def print_execution(out: Output, done: ExecutionResult) -> None:
-    """Print what was sent and how each order ended (nothing in JSON mode)."""
-    if out.as_json:
-        return
-    rows = [
-        [
-            r.instrument_id.value,
-            r.side.value,
-            _qty(r.quantity),
-            _qty(r.filled_quantity),
-            "" if r.avg_fill_price is None else f"{r.avg_fill_price:,.4f}",
-            r.status.value + (f" ({r.reason})" if r.reason else ""),
-        ]
-        for r in done.reports
-    ]
-    out.table(f"Orders sent ({done.mode})", ["instrument", "side", "quantity", "filled", "avg price", "status"], rows)
-    for o in done.skipped:
-        out.message(f"[yellow]not sent:[/yellow] {o.side.value} {_qty(o.quantity)} {escape(o.instrument.id.value)}")
-    for o, why in done.rejected:
-        out.message(f"[red]refused by risk:[/red] {o.side.value} {_qty(o.quantity)} {escape(o.instrument.id.value)}: "
-                    f"{escape(why)}")  # fmt: skip
-    if done.reason:
-        out.message(f"[yellow]{escape(done.reason)}[/yellow]")
-    elif done.complete:
-        out.message("[green]every order filled: the account now holds the plan's target quantities[/green]")
-
-
 def plan_limits(result: RebalanceResult, settings: Settings) -> dict[str, Decimal]:
     """The limit price each planned order would carry under the config's order settings."""
     from quantdesk.portfolio.rebalance import plan_to_orders
@@ -341,6 +315,30 @@ async def _with_broker(
     from quantdesk.services import portfolio as svc
 
     doc: dict[str, Any] = {"broker": kind.value, "execute": execute}
+    progress = svc.ExecutionProgress()
+    try:
+        return await _run(out, settings, kind, target, options, account, execute, live, timeout, doc, progress)
+    except asyncio.CancelledError:  # Ctrl-C: say what went out (the session closes cleanly after this)
+        if execute:
+            print_interrupted(progress, settings.mode)
+        raise
+
+
+async def _run(
+    out: Output,
+    settings: Settings,
+    kind: BrokerChoice,
+    target: TargetWeights,
+    options: RebalanceOptions,
+    account: str | None,
+    execute: bool,
+    live: bool,
+    timeout: float,
+    doc: dict[str, Any],
+    progress: ExecutionProgress,
+) -> dict[str, Any]:
+    from quantdesk.services import portfolio as svc
+
     async with svc.open_broker(kind.value, settings) as broker:
         if not execute:
             result = await svc.plan_from_broker(target, broker, settings, account=account, options=options)
@@ -370,9 +368,13 @@ async def _with_broker(
                 if not await asyncio.to_thread(typer.confirm, question, default=False, err=True):
                     raise typer.Abort()
             out.message(f"Sending {len(plan.trades)} order(s) through the OMS and its risk checks, sells first …")
-            done = await svc.execute_plan(plan, broker, settings, confirm_live=live, timeout=timeout, session=session)
+            async with waiting_status(out, progress):
+                done = await svc.execute_plan(
+                    plan, broker, settings, confirm_live=live, timeout=timeout, session=session, progress=progress
+                )
         doc["execution"] = done.to_dict()
-        print_execution(out, done)
+        doc["exit_code"] = int(exit_code(done))
+        print_execution(out, done, with_exit_code=True)
         held = await broker.positions(plan.account)
         doc["positions_after"] = {p.instrument_id.value: p.quantity for p in held}
         if not out.as_json:
@@ -437,7 +439,16 @@ def rebalance(
     budget: BudgetOpt = None,
     json_: JsonFlag = False,
 ) -> None:
-    """Optimise, then show the trades that move the account to the target; send them only with --execute."""
+    """Optimise, then show the trades that move the account to the target; send them only with --execute.
+
+    Exit codes (docs/exit-codes.md):
+    0 every order filled (or a dry run, or nothing to trade);
+    1 unexpected error; 2 bad input or configuration;
+    3 refused: nothing filled (every order refused by risk or rejected);
+    4 partly done; 5 timed out with orders still working (listed, with how to cancel them);
+    6 stopped: the broker was away longer than the ib.reconnect_* settings allow;
+    130 interrupted (Ctrl-C): what was and was not sent is printed.
+    """
     from quantdesk.services import portfolio as svc
 
     settings = settings_from(ctx)
@@ -477,9 +488,14 @@ def rebalance(
         out.message("Dry run from a file: nothing sent (prices are the universe's last closes).")
         doc: dict[str, Any] = {"broker": kind.value, "execute": False, "plan": result.to_dict()}
     else:
-        doc = asyncio.run(_with_broker(out, settings, kind, target, options, account, execute, live, timeout))
+        try:
+            doc = asyncio.run(_with_broker(out, settings, kind, target, options, account, execute, live, timeout))
+        except KeyboardInterrupt:
+            raise typer.Exit(ExitCode.INTERRUPTED) from None  # what was sent is printed already
     if out.as_json:
         out.json({"mode": settings.mode, "optimization": opt_doc, **doc})
+    if doc.get("exit_code"):
+        raise typer.Exit(doc["exit_code"])
 
 
 optimize.__doc__ = with_methods(optimize.__doc__)

@@ -131,23 +131,38 @@ ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (stored with the c
 
 
 @kill_switch_app.command("status")
-def status(ctx: typer.Context, json_: JsonFlag = False) -> None:
-    """Show the trading state, why and since when."""
-    from quantdesk.services.trading import kill_switch_status
+def status(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="How many past changes to show (0: none).")] = 10,
+    json_: JsonFlag = False,
+) -> None:
+    """Show the trading state, why and since when, and its history (the newest changes, newest last)."""
+    from quantdesk.services.trading import kill_switch_history, kill_switch_status
 
-    current = kill_switch_status(settings_from(ctx))
-    output_from(json_).result(
-        {
-            "state": current.state.value,
-            "reason": current.reason,
-            "changed_by": current.changed_by,
-            "changed_at": current.changed_at.isoformat() if current.changed_at else None,
-        },
+    settings = settings_from(ctx)
+    current = kill_switch_status(settings)
+    history = kill_switch_history(settings, limit) if limit else []
+    out = output_from(json_)
+    doc = {
+        "state": current.state.value,
+        "reason": current.reason,
+        "changed_by": current.changed_by,
+        "changed_at": current.changed_at.isoformat() if current.changed_at else None,
+        "history": [{"ts": e.ts.isoformat(), "change": e.message} for e in history],
+    }
+    out.result(
+        doc,
         text=escape(
             f"{current.state.value} — {current.reason} (by {current.changed_by}"
             + (f", {current.changed_at:%Y-%m-%d %H:%M:%S} UTC)" if current.changed_at else ")")
         ),
     )
+    if history and not out.as_json:
+        out.table(
+            f"Kill-switch history (last {len(history)}, newest last)",
+            ["time (UTC)", "change"],
+            [[f"{e.ts:%Y-%m-%d %H:%M:%S}", e.message] for e in history],
+        )
 
 
 @kill_switch_app.command("halt")
@@ -160,13 +175,23 @@ def halt(
     ] = True,
     json_: JsonFlag = False,
 ) -> None:
-    """Stop all trading: HALTED is stored first, then every working order is cancelled at the broker."""
+    """Stop all trading: HALTED is stored first, then every working order is cancelled at the broker.
+
+    Exit codes: 0 halted (and cancelled); 2 bad input; 7 HALTED was stored but the working orders could not be
+    cancelled (the broker is unreachable): they still work at the broker until cancelled there or by
+    `quantdesk cancel --all` once it is back.
+    """
+    from quantdesk.errors import QuantdeskError
+
     settings = settings_from(ctx)
     out = output_from(json_)
     changed = _change(settings, "halt", reason)
     document: dict[str, Any] = {"state": changed, "cancelled": []}
     if cancel:
-        document["cancelled"] = asyncio.run(_cancel_working(settings, broker))
+        try:
+            document["cancelled"] = asyncio.run(_cancel_working(settings, broker))
+        except (QuantdeskError, OSError, TimeoutError) as exc:
+            _halted_but_not_cancelled(out, document, reason, exc)
     out.result(
         document,
         text=escape(f"HALTED ({reason}); cancel requested for {len(document['cancelled'])} working order(s)")
@@ -185,6 +210,24 @@ def reduce(ctx: typer.Context, reason: ReasonOpt = "reducing by hand", json_: Js
 def resume(ctx: typer.Context, reason: ReasonOpt = "resumed by hand", json_: JsonFlag = False) -> None:
     """Trade normally again."""
     output_from(json_).result({"state": _change(settings_from(ctx), "resume", reason)}, text=f"ACTIVE ({reason})")
+
+
+def _halted_but_not_cancelled(out: Output, document: dict[str, Any], reason: str, exc: BaseException) -> None:
+    """HALTED is stored, the cancels failed: say both, and exit with ``CANCEL_FAILED``."""
+    from quantdesk.cli.execution_report import ExitCode
+    from quantdesk.cli.output import err_console, error_line
+
+    document.update(cancelled=None, cancel_error=error_line(exc))
+    if out.as_json:
+        out.json(document)
+    else:
+        out.message(escape(f"HALTED ({reason}) is stored: no session sends orders until `kill-switch resume`."))
+        err_console.print(f"[red]cancelling the working orders failed: {escape(error_line(exc))}[/red]")
+        err_console.print(
+            "[yellow]orders already working at the broker still work: cancel them in TWS, or with "
+            "`quantdesk cancel --all` once the broker is reachable[/yellow]"
+        )
+    raise typer.Exit(ExitCode.CANCEL_FAILED)
 
 
 def _change(settings: Settings, action: str, reason: str) -> str:

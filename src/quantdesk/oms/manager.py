@@ -186,6 +186,10 @@ class OrderManager:
         """Tracked orders that are not terminal."""
         return [m for m in self._orders.values() if not m.state.is_terminal]
 
+    def is_submitting(self, client_order_id: ClientOrderId) -> bool:
+        """True while the first submission of this order runs (checked, stored, not yet acknowledged)."""
+        return client_order_id in self._submitting
+
     async def wait_terminal(self, cids: Iterable[ClientOrderId], timeout: float) -> bool:
         """Wait until every order in ``cids`` is terminal; False on timeout."""
         events = [m.done.wait() for c in cids if (m := self._orders.get(c)) is not None]
@@ -321,7 +325,7 @@ class OrderManager:
         self._set_state(managed, managed.state.apply_status(OrderStatus.PENDING_SUBMIT, self.stamp()), event=None)
         try:
             report = await self.broker.place_order(order)
-        except ConnectionLost as exc:  # it may or may not have left: reconciliation after the reconnect decides
+        except (ConnectionLost, ConnectionError) as exc:  # it may have left: reconciliation after the reconnect decides
             self._event(managed, "send_unknown", str(exc))
             raise
         except OrderRejected as exc:

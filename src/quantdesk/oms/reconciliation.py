@@ -112,6 +112,8 @@ async def reconcile(
     broker = manager.broker
     now = manager.stamp()  # when we reconciled: our clock, not the venue's
     mine = _of_account(manager.account)
+    # only orders already out when the broker is asked can be missing there (one sent meanwhile is not listed)
+    out_before = {m.client_order_id for m in manager.open_orders() if not manager.is_submitting(m.client_order_id)}
     open_reports = [r for r in await broker.open_orders() if mine(r.account)]
     done_reports = [r for r in await broker.completed_orders() if mine(r.account)]
     executions = [f for f in await broker.executions() if mine(f.account)]
@@ -161,7 +163,11 @@ async def reconcile(
             breaks.append(_fill_break(fill, "applied", "fill missed while away"))
 
     for managed in manager.open_orders():
-        if managed.client_order_id.value in seen or not mine(_account_of(managed)):
+        if (
+            managed.client_order_id.value in seen
+            or not mine(_account_of(managed))
+            or managed.client_order_id not in out_before
+        ):
             continue
         reason = (
             "never reached the broker"

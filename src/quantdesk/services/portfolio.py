@@ -20,13 +20,13 @@ import pandas as pd
 
 from quantdesk.brokers.base import Broker, OrderStatusReport
 from quantdesk.config import Mode, Settings, ensure_trading_mode
-from quantdesk.domain.identifiers import BrokerOrderId
+from quantdesk.domain.identifiers import BrokerOrderId, ClientOrderId
 from quantdesk.domain.instruments import Instrument, Stock
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.targets import RebalancePlan, TargetWeights
 from quantdesk.domain.values import Numeric
-from quantdesk.errors import ConfigError, DataError, NotFound, RiskRejected
+from quantdesk.errors import ConfigError, ConnectionLost, DataError, NotFound, RiskRejected
 from quantdesk.execution.fees import FeeModel
 from quantdesk.portfolio.rebalance import (
     BandMode,
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BrokerKind",
+    "ExecutionProgress",
     "ExecutionResult",
     "RebalanceOptions",
     "build_rebalance",
@@ -330,6 +331,9 @@ async def open_broker(kind: BrokerKind, settings: Settings) -> AsyncIterator[Bro
 # -- execution ------------------------------------------------------------------------------------------------------
 
 
+Outcome = Literal["done", "refused", "partial", "working", "stopped"]
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
     """What ``execute_plan`` did: the last report of every order sent, the buys held back, and why."""
@@ -339,18 +343,45 @@ class ExecutionResult:
     skipped: list[Order] = field(default_factory=list)
     reason: str | None = None
     rejected: list[tuple[Order, str]] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped before it sent everything (the broker went away)
 
     @property
     def complete(self) -> bool:
         """True when every order of the plan was sent and filled."""
-        return not self.skipped and not self.rejected and all(r.status is OrderStatus.FILLED for r in self.reports)
+        return (
+            not self.stopped
+            and not self.skipped
+            and not self.rejected
+            and all(r.status is OrderStatus.FILLED for r in self.reports)
+        )
+
+    @property
+    def working(self) -> list[OrderStatusReport]:
+        """The orders still working at the broker (not terminal) when the run ended."""
+        return [r for r in self.reports if not r.status.is_terminal]
+
+    @property
+    def outcome(self) -> Outcome:
+        """``done`` (all filled), ``stopped`` (the run ended early), ``working`` (orders left at the broker),
+        ``refused`` (nothing filled: every order refused by risk or rejected) or ``partial`` (the rest)."""
+        if self.stopped:
+            return "stopped"
+        if self.working:
+            return "working"
+        if self.complete:
+            return "done"
+        if not any(r.filled_quantity for r in self.reports) and (self.rejected or self.reports):
+            return "refused"
+        return "partial"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "mode": self.mode,
             "complete": self.complete,
+            "outcome": self.outcome,
             "reason": self.reason,
+            "stopped": self.stopped,
             "orders": [
                 {
                     "client_order_id": None if r.client_order_id is None else r.client_order_id.value,
@@ -376,6 +407,32 @@ class ExecutionResult:
         }
 
 
+@dataclass(slots=True)
+class ExecutionProgress:
+    """What a run has done so far, readable while it runs (a status line) and after it stopped (Ctrl-C)."""
+
+    phase: str = "starting"  # starting, history, sending, waiting, done
+    planned: list[Order] = field(default_factory=list)
+    sent: list[Order] = field(default_factory=list)
+    rejected: list[tuple[Order, str]] = field(default_factory=list)
+    deadline: float | None = None  # loop time at which waiting for fills ends
+    manager: OrderManager | None = None
+
+    def reports(self) -> list[OrderStatusReport]:
+        """The current report of every order sent so far (each slice of a sliced order)."""
+        return [] if self.manager is None else _reports(self.manager, self.sent)
+
+    def unsent(self) -> list[Order]:
+        """The planned orders not sent (nor refused) yet, and the slices not sent of those sent."""
+        done = {o.client_order_id for o in self.sent} | {o.client_order_id for o, _ in self.rejected}
+        rest = [o for o in self.planned if o.client_order_id not in done]
+        return rest if self.manager is None else [*_unsent(self.manager, self.sent), *rest]
+
+    def result(self, mode: Mode, stopped: str) -> ExecutionResult:
+        """The run as it stands, stopped early for ``stopped``."""
+        return ExecutionResult(mode, self.reports(), self.unsent(), None, list(self.rejected), stopped)
+
+
 async def execute_plan(
     plan: RebalancePlan,
     broker: Broker,
@@ -386,6 +443,7 @@ async def execute_plan(
     timeout: float = 120.0,
     poll_interval: float = 0.25,
     session: TradingSession | None = None,
+    progress: ExecutionProgress | None = None,
 ) -> ExecutionResult:
     """Send ``plan`` through the OMS and its risk engine: sells, then (once every sell filled) buys.
 
@@ -397,6 +455,10 @@ async def execute_plan(
     waits up to ``timeout`` seconds, plus the time its slices need, for terminal states; orders still working then
     stay at the broker and the buys are held back (``skipped``).
     ``poll_interval`` is kept for compatibility: the OMS is event driven.
+
+    A broker that goes away for longer than the ``ib`` reconnect settings allow stops the run: the result is
+    ``stopped`` and says which orders were sent and which not (none is ever sent twice). ``progress`` is filled in
+    as the run goes, for a status line and for a report after an interrupt.
     """
     cfg = settings or Settings()
     mode = ensure_trading_mode(cfg, confirm_live)
@@ -415,22 +477,49 @@ async def execute_plan(
 
         account = str(plan.account) if plan.account is not None else None
         async with trading_session(cfg, broker, account=account, mode=mode) as opened:
-            return await _execute(opened, plan, orders, mode, timeout)
-    return await _execute(session, plan, orders, mode, timeout)
+            return await _stopping(opened, plan, orders, mode, timeout, progress)
+    return await _stopping(session, plan, orders, mode, timeout, progress)
+
+
+async def _stopping(
+    session: TradingSession,
+    plan: RebalancePlan,
+    orders: Sequence[Order],
+    mode: Mode,
+    timeout: float,
+    progress: ExecutionProgress | None,
+) -> ExecutionResult:
+    """``_execute``, turning a broker gone for good into a ``stopped`` result that says what was sent."""
+    progress = progress if progress is not None else ExecutionProgress()
+    progress.planned, progress.manager = list(orders), session.manager
+    try:
+        return await _execute(session, plan, orders, mode, timeout, progress)
+    except (ConnectionLost, ConnectionError) as exc:
+        log.warning("execution stopped: %s", exc)
+        with contextlib.suppress(Exception):
+            await session.manager.flush()
+        return progress.result(mode, f"the connection to the broker was lost while {progress.phase}: {exc}")
+    finally:
+        progress.phase = "done"
 
 
 async def _execute(
-    session: TradingSession, plan: RebalancePlan, orders: Sequence[Order], mode: Mode, timeout: float
+    session: TradingSession,
+    plan: RebalancePlan,
+    orders: Sequence[Order],
+    mode: Mode,
+    timeout: float,
+    progress: ExecutionProgress,
 ) -> ExecutionResult:
     from quantdesk.oms.fault_points import crash_point
     from quantdesk.oms.slicing import learn_adv
 
     manager = session.manager
+    progress.phase = "loading daily bars for the participation cap"
     await learn_adv(manager, [o.instrument for o in orders])
     loop = asyncio.get_running_loop()
     prices = {symbol_of(t.instrument): t.price for t in plan.trades}
-    sent: list[Order] = []
-    rejected: list[tuple[Order, str]] = []
+    sent, rejected = progress.sent, progress.rejected
     for group in (_side(orders, sell=True), _side(orders, sell=False)):
         if not group:
             continue
@@ -439,18 +528,26 @@ async def _execute(
             return ExecutionResult(mode, _reports(manager, sent), [*_unsent(manager, sent), *group], reason, rejected)
         if sent:
             crash_point("between_groups")
+        progress.phase = "sending orders"
         for order in group:
             try:
                 await manager.submit(order, price=prices.get(order.instrument.symbol))
             except RiskRejected as exc:
                 rejected.append((order, str(exc)))
                 continue
+            except (ConnectionLost, ConnectionError):
+                if manager.get(order.client_order_id) is not None:
+                    sent.append(order)  # it may have left: the report shows it unacknowledged, reconcile decides
+                raise
             sent.append(order)
         parents = [o.client_order_id for o in group]
         deadline = loop.time() + timeout + manager.slicer.schedule(parents)
+        progress.phase, progress.deadline = "waiting for fills", deadline
         await manager.slicer.wait(parents, deadline - loop.time())
         family = [c for p in parents for c in manager.slicer.family(p)]
         await manager.wait_terminal(family, max(deadline - loop.time(), 0.0))
+        await _fills_recorded(manager, family, max(deadline - loop.time(), 0.0))
+    await session.settle()  # a reconciliation after a reconnect may still be applying fills
     await manager.flush()
     reports = _reports(manager, sent)
     working = [r for r in reports if not r.status.is_terminal]
@@ -459,6 +556,32 @@ async def _execute(
     if unsent:
         notes.append(f"{len(unsent)} slice(s) not sent: slicing stopped (the order events say why)")
     return ExecutionResult(mode, reports, unsent, "; ".join(notes) or None, rejected)
+
+
+async def _fills_recorded(manager: OrderManager, cids: Sequence[ClientOrderId], timeout: float) -> bool:
+    """Wait until every order reported FILLED also has its executions applied (IB may send the status first, and
+    a restart may cut the executions until the reconciliation after the reconnect); False on timeout."""
+
+    def short() -> bool:
+        return any(m is not None and m.state.status is OrderStatus.FILLED and m.state.filled_quantity < m.state.quantity
+                   for m in map(manager.get, cids))  # fmt: skip
+
+    if not short():
+        return True
+    changed = asyncio.Event()
+    remove = manager.add_listener(lambda _m: changed.set())
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        while short():
+            changed.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), left)
+        return True
+    finally:
+        remove()
 
 
 def _unsent(manager: OrderManager, sent: Sequence[Order]) -> list[Order]:

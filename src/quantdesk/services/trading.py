@@ -32,6 +32,8 @@ from quantdesk.persistence import create_db_engine
 from quantdesk.persistence.journal import AccountSnapshotOp, Journal
 from quantdesk.persistence.models import AccountSnapshotRow
 from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, RunRepository, TradingState
+from quantdesk.persistence.repositories.risk_events import RiskEvent as StoredRiskEvent
+from quantdesk.persistence.repositories.risk_events import RiskEventRepository
 from quantdesk.persistence.revision import shipped_head, stored_revision
 from quantdesk.portfolio.holdings import load_target_file
 from quantdesk.risk.engine import RiskEngine
@@ -40,10 +42,13 @@ from quantdesk.risk.kill_switch import KillSwitch
 from quantdesk.risk.throttle import OrderRateLimiter
 
 __all__ = [
+    "CancelResult",
     "TradingSession",
+    "cancel_orders",
     "cancel_working_orders",
     "change_kill_switch",
     "daily_returns",
+    "kill_switch_history",
     "kill_switch_status",
     "migrated_engine",
     "reconcile_account",
@@ -65,6 +70,12 @@ class TradingSession:
     reconciliations: list[ReconciliationReport] = field(default_factory=list)
     day_start: tuple[date, Decimal] | None = None
     peak: Decimal | None = None
+    tasks: set[asyncio.Task[object]] = field(default_factory=set)  # reconciliations and cancels under way
+
+    async def settle(self) -> None:
+        """Wait for the reconciliations (after a reconnect) and cancels under way, so the OMS's view is final."""
+        while pending := [t for t in self.tasks if not t.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def pending_by_symbol(self) -> dict[str, Decimal]:
         """Signed quantity still working per symbol (what a new plan must count as already on its way)."""
@@ -136,11 +147,11 @@ async def trading_session(
         broker, journal, risk=risk, kill_switch=kill_switch, rate_limiter=limiter, run_id=run_id, account=chosen
     )
     holder.append(manager)
-    tasks: set[asyncio.Task[object]] = set()
     try:
         await manager.start()
         first = await reconcile(manager, target=target)
         session = TradingSession(manager, kill_switch, engine, first, [first])
+        tasks = session.tasks
 
         def on_reconnected() -> None:
             task = asyncio.get_running_loop().create_task(_reconcile_again(session))
@@ -169,6 +180,9 @@ async def trading_session(
                     await task
             await manager.close()
     finally:
+        holder.clear()  # late risk events (the broker disconnecting after a Ctrl-C) have no journal to go to
+        with contextlib.suppress(Exception):
+            await manager.close()  # stops listening to the broker even when the start failed
         await asyncio.to_thread(journal.close)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(runs.finish, run_id, datetime.now(UTC))
@@ -266,6 +280,15 @@ def kill_switch_status(settings: Settings) -> KillSwitchStatus:
         engine.dispose()
 
 
+def kill_switch_history(settings: Settings, limit: int | None = 20) -> list[StoredRiskEvent]:
+    """The kill switch's changes (by hand and by its triggers), oldest first; ``limit`` keeps the newest."""
+    engine = migrated_engine(settings)
+    try:
+        return RiskEventRepository(engine).list(rule="kill_switch", limit=limit)
+    finally:
+        engine.dispose()
+
+
 def change_kill_switch(settings: Settings, action: str, reason: str, *, by: str = "user") -> KillSwitchStatus:
     """``halt``, ``reduce`` or ``resume`` the stored trading state (a running session picks it up within seconds)."""
     if action not in ("halt", "reduce", "resume"):
@@ -285,6 +308,50 @@ async def cancel_working_orders(settings: Settings, broker: Broker) -> list[str]
         cancelled = await session.manager.cancel_all()
         await broker.cancel_all_orders()
         return [m.client_order_id.value for m in cancelled]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """What ``cancel_orders`` did: per order asked for, its id and how it stands; and what matched nothing."""
+
+    cancelled: list[tuple[str, str]]  # (client order id, status after the cancel: CANCELLED, or still pending)
+    finished: list[tuple[str, str]]  # orders that had ended already (id, status): nothing to cancel
+    unknown: list[str]  # what matched no order
+
+
+async def cancel_orders(
+    settings: Settings,
+    broker: Broker,
+    order: str | None = None,
+    *,
+    account: str | None = None,
+    wait: float = 10.0,
+) -> CancelResult:
+    """Cancel one order (our ClientOrderId, as ``quantdesk orders`` shows it, or IB's perm id) or, with ``order``
+    None, every working order the OMS tracks (ours and those reconciliation adopted); through a trading session,
+    waiting up to ``wait`` seconds for the broker's confirmations."""
+    from quantdesk.domain.identifiers import ClientOrderId
+
+    async with trading_session(settings, broker, account=account) as session:
+        manager = session.manager
+        if order is None:
+            targets = [m for m in manager.open_orders() if m.state.is_active]
+            finished: list[tuple[str, str]] = []
+            unknown: list[str] = []
+        else:
+            text = order.strip()
+            perm = int(text) if text.isdigit() else 0
+            cid = None if perm else ClientOrderId(text)
+            managed = manager.find(cid, perm) or await manager.load(cid, perm)
+            targets = [managed] if managed is not None and managed.state.is_active else []
+            finished = [(managed.client_order_id.value, managed.state.status.value)] if managed and not targets else []
+            unknown = [] if managed is not None else [text]
+        for m in targets:
+            await manager.cancel(m.client_order_id)
+        await manager.wait_terminal([m.client_order_id for m in targets], wait)
+        await manager.flush()
+        cancelled = [(m.client_order_id.value, m.state.status.value) for m in targets]
+        return CancelResult(cancelled, finished, unknown)
 
 
 async def reconcile_account(

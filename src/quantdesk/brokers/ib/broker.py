@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ib_async import Position
 
@@ -52,6 +52,7 @@ from quantdesk.brokers.ib.historical import BackfillResult, HistoricalDataServic
 from quantdesk.brokers.ib.market_data import BarSubscription, MarketDataService, MarketSnapshot, QuoteSubscription
 from quantdesk.brokers.ib.order_flow import OrderRouter
 from quantdesk.brokers.ib.pacing import HistoricalPacer, PacingRules
+from quantdesk.brokers.ib.riding import ride_out, wait_connected
 from quantdesk.brokers.ib.supervisor import ConnectionSupervisor, ReconnectHook
 from quantdesk.config import IBSettings, Settings
 from quantdesk.domain.accounts import AccountSnapshot
@@ -66,6 +67,7 @@ __all__ = ["IBBroker"]
 
 log = logging.getLogger(__name__)
 Role = Literal["data", "execution"]
+_T = TypeVar("_T")
 
 
 class IBBroker:
@@ -291,7 +293,7 @@ class IBBroker:
 
     async def account_summary(self, account: AccountId | None = None) -> AccountSnapshot:
         """Net liquidation, cash per currency, buying power and margin of one account (the default if None)."""
-        return await self.accounts.summary(account)
+        return await self._ride("execution", lambda: self.accounts.summary(account), "account summary")
 
     async def positions(self, account: AccountId | None = None) -> list[PositionReport]:
         """Current positions, of one account or of all when None."""
@@ -301,8 +303,12 @@ class IBBroker:
 
     async def snapshot(self, instrument: Instrument) -> MarketSnapshot:
         """Quote, last and close, with the market data type IB reported."""
-        q = await self.contracts.qualify(instrument)
-        return await self.market.snapshot(q.instrument, q.contract)
+
+        async def ask() -> MarketSnapshot:
+            q = await self.contracts.qualify(instrument)
+            return await self.market.snapshot(q.instrument, q.contract)
+
+        return await self._ride("data", ask, f"quote of {instrument.symbol}")
 
     async def quote(self, instrument: Instrument) -> Quote:
         """A snapshot of the best bid and ask."""
@@ -342,8 +348,13 @@ class IBBroker:
         regular_hours_only: bool = True,
     ) -> list[Bar]:
         """Bars whose start lies in ``[start, end)``, oldest first (from the bar store after a backfill)."""
-        q = await self.contracts.qualify(instrument)
-        return await self.history.bars(q, bar_size, start, end, what_to_show=what_to_show, use_rth=regular_hours_only)
+
+        async def ask() -> list[Bar]:
+            q = await self.contracts.qualify(instrument)
+            return await self.history.bars(q, bar_size, start, end, what_to_show=what_to_show,
+                                           use_rth=regular_hours_only)  # fmt: skip
+
+        return await self._ride("data", ask, f"{bar_size.value} bars of {instrument.symbol}")
 
     async def backfill(
         self,
@@ -363,11 +374,15 @@ class IBBroker:
     # --- orders ------------------------------------------------------------------------------------------
 
     async def place_order(self, order: Order) -> OrderStatusReport:
-        """Send one order; returns IB's first acknowledgement."""
+        """Send one order once the execution connection is up (a reconnect under way is waited for); returns IB's
+        first acknowledgement. An order cut in flight is not sent again: reconciliation finds out where it is."""
+        await wait_connected(self.execution, self.supervisors["execution"], f"sending {order.client_order_id}")
         return await self.orders.place(order)
 
     async def place_order_list(self, order_list: OrderList) -> list[OrderStatusReport]:
-        """Send a bracket, OCA group or OTO as one unit."""
+        """Send a bracket, OCA group or OTO as one unit (once the execution connection is up)."""
+        first = order_list.orders[0].client_order_id
+        await wait_connected(self.execution, self.supervisors["execution"], f"sending the list of {first}")
         return await self.orders.place_list(order_list)
 
     async def modify_order(
@@ -409,12 +424,20 @@ class IBBroker:
 
     async def server_time(self) -> datetime:
         """TWS's clock (``reqCurrentTime``); the gateway simulator answers with its simulated time."""
-        when = await asyncio.wait_for(self.execution.ib.reqCurrentTimeAsync(), self.settings.request_timeout)
-        return when.astimezone(UTC)
+
+        async def ask() -> datetime:
+            return await asyncio.wait_for(self.execution.ib.reqCurrentTimeAsync(), self.settings.request_timeout)
+
+        return (await self._ride("execution", ask, "server time")).astimezone(UTC)
 
     async def what_if(self, order: Order) -> WhatIfReport:
-        """Margin and commission the order would cause, without placing it."""
-        return await self.orders.what_if(order)
+        """Margin and commission the order would cause, without placing it (asked again after a reconnect)."""
+        return await self._ride("execution", lambda: self.orders.what_if(order), f"what-if of {order.client_order_id}")
+
+    async def _ride(self, role: Role, request: Callable[[], Awaitable[_T]], what: str) -> _T:
+        """``request`` on the ``role`` connection, asked again after a reconnect (see ``riding``)."""
+        conn = self.data if role == "data" else self.execution
+        return await ride_out(conn, self.supervisors[role], request, what)
 
 
 if TYPE_CHECKING:  # mypy proves the protocol is implemented

@@ -429,14 +429,21 @@ class OrderRouter:
             if not done.done():
                 done.set_result(False)
 
+        def gone(_info: object) -> None:  # the socket went: no answer will come on it, reconciliation finds out
+            if not done.done():
+                done.set_result(False)
+
         timer = loop.call_later(self.ack_timeout, expire)
+        stop_listening = self.connection.on_disconnected(gone)
         for t in trades:
             t.statusEvent += check
         try:
             if not await done:
-                log.warning("no acknowledgement for %d order(s) within %.1f s", len(trades), self.ack_timeout)
+                log.warning("no acknowledgement for %d order(s) (waited at most %.1f s, or the connection went)",
+                            len(trades), self.ack_timeout)  # fmt: skip
         finally:
             timer.cancel()
+            stop_listening()
             for t in trades:
                 t.statusEvent -= check
 
