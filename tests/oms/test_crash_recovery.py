@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from quantdesk.brokers.ib import IBBroker
+from quantdesk.cli.execution_report import ExitCode
 from quantdesk.config import IBSettings
 from quantdesk.oms.fault_points import CRASH_POINTS
 from quantdesk.oms.reconciliation import ledger_positions
@@ -37,6 +38,9 @@ pytestmark = pytest.mark.slow
 
 CHAINS = 10
 KILLS_PER_CHAIN = 5
+# a run that is not killed may end done, partly done (buys held back while a killed run's orders still work) or timed
+# out with orders working; a bug (1), bad input (2) or a refusal of everything (3) fails the test
+RUN_OUTCOMES = (ExitCode.DONE, ExitCode.PARTIAL, ExitCode.WORKING, -signal.SIGKILL)
 ACCOUNTS = tuple(f"DU90000{i:02d}" for i in range(CHAINS))
 UNIVERSE = ["AAPL", "MSFT", "JPM", "KO", "XOM", "PG", "JNJ", "WMT", "BAC", "CVX", "HD", "PFE"]
 QUANTDESK = str(Path(sys.executable).with_name("quantdesk"))
@@ -164,10 +168,10 @@ def test_kill_9_at_seeded_points_never_duplicates_an_order_nor_loses_a_fill(
         point = f"{rng.choice(CRASH_POINTS)}:{rng.randint(1, 2)}"
         done = _rebalance(env, rng, point)
         outcomes.append((point, done.returncode))
-        assert done.returncode in (0, -signal.SIGKILL), f"{point}: rc {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert done.returncode in RUN_OUTCOMES, f"{point}: rc {done.returncode}\n{done.stdout}\n{done.stderr}"
         kills += done.returncode == -signal.SIGKILL
     final = _rebalance(env, rng, None)
-    assert final.returncode == 0, f"final run failed: {final.stdout}\n{final.stderr}"
+    assert final.returncode in (ExitCode.DONE, ExitCode.PARTIAL), f"final run failed: {final.stdout}\n{final.stderr}"
     assert kills == KILLS_PER_CHAIN, f"too few crash points were reached: {outcomes}"
 
     asyncio.run(_settle(gateway_port, account, 100 + 2 * chain))

@@ -5,7 +5,8 @@
 * **Intent before send.** ``submit`` returns only after the broker acknowledged an order whose intent was durable
   before it left; a crash in between leaves an INITIALIZED intent that reconciliation resolves (adopts the order
   if the broker has it, marks it never-sent if not). Nothing is ever re-sent automatically.
-* **Fills once.** Fills are keyed by execution id in memory and in the database; a fill reported twice (IB sends
+* **Fills once.** Fills are keyed by execution id in an order's state and by (account, execution id) in the
+  database; a fill reported twice (IB sends
   it again with its commission, and again after a reconnect) moves nothing the second time.
 * **State from the table.** Broker reports move the domain ``OrderState`` through its transition table; a report
   the table refuses is logged as an event, never applied.
