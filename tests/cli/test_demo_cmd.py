@@ -85,6 +85,11 @@ def test_a_second_demo_after_the_examples_trades_only_the_drift_without_reconcil
     assert float(plan["cash_before"]) < 0.01 * float(plan["portfolio_value"])  # it starts from its holdings
     assert float(plan["buy_notional"]) + float(plan["sell_notional"]) < 0.01 * float(plan["portfolio_value"])
 
+    third = _run("demo", data=data, cwd=tmp_path)  # as text: an empty plan once crashed the table layout
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "Done in" in third.stdout
+    assert "nothing to trade" in third.stdout or "every order filled" in third.stdout
+
 
 def test_the_demo_refuses_the_users_own_data_directory_in_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"

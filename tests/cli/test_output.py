@@ -105,3 +105,12 @@ def test_blank_columns_give_way_first_and_unsaid(
     assert "hidden" not in text
     Output(False).table("t", ["a", "target"], [["x", ""]])  # room enough: the blank column stays
     assert "target" in capsys.readouterr().out
+
+
+def test_a_table_without_rows_renders_its_header(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second demo with nothing to trade printed an empty plan and crashed in the width computation."""
+    monkeypatch.setattr(output.console, "_width", 80)
+    Output(False).table("t", COLS, [])
+    assert "symbol" in capsys.readouterr().out

@@ -146,10 +146,19 @@ async def _broker_part(
         print_execution(out, done)
         positions = await broker.positions(accounts[0])
         if not out.as_json:
+            from quantdesk.cli import cells
+
             out.table(
                 "Positions after the paper trades",
-                ["instrument", "quantity", "average cost"],
-                [[p.instrument_id.value, f"{p.quantity.normalize():,f}", f"{p.average_cost:,.4f}"] for p in positions],
+                ["symbol", "quantity", "average cost"],
+                [
+                    [
+                        cells.instrument_label(p.instrument_id.value),
+                        cells.quantity(p.quantity),
+                        cells.price(p.average_cost, p.instrument_id.value, average=True),
+                    ]
+                    for p in positions
+                ],
             )
         doc["execution"] = done.to_dict()
         doc["positions"] = {p.instrument_id.value: p.quantity for p in positions}
@@ -174,7 +183,12 @@ def _print_compact_plan(out: Output, result: RebalanceResult) -> None:
         for ln in result.lines
         if ln.trade_quantity
     ]
-    out.table("Rebalance plan (delta trades)", ["symbol", "price", "target", "qty", "reached", "trade", "fee"], rows)
+    if rows:
+        out.table(
+            "Rebalance plan (delta trades)", ["symbol", "price", "target", "qty", "reached", "trade", "fee"], rows
+        )
+    else:
+        out.message("no trades: the account already holds the target quantities (within the band)")
     out.message(
         f"portfolio {p.portfolio_value:,.2f} {p.currency}: buy {p.buy_notional:,.2f}, sell {p.sell_notional:,.2f}, "
         f"est. commission {p.estimated_commission:,.2f}; cash {p.cash_before:,.2f} → {p.cash_after:,.2f}"

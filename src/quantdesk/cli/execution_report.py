@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from quantdesk.cli import cells
 from quantdesk.cli.output import Output, err_console
 
 if TYPE_CHECKING:
@@ -67,11 +68,11 @@ def print_execution(out: Output, done: ExecutionResult, *, with_exit_code: bool 
     rows = [
         [
             "" if r.client_order_id is None else r.client_order_id.value,
-            r.instrument_id.value.split(".")[0],
+            cells.instrument_label(r.instrument_id.value),
             r.side.value,
             _qty(r.quantity),
             _qty(r.filled_quantity),
-            "" if r.avg_fill_price is None else f"{r.avg_fill_price:,.4f}",
+            cells.price(r.avg_fill_price, r.instrument_id.value, average=True),
             r.status.value + (f" ({r.reason})" if r.reason else ""),
         ]
         for r in done.reports
@@ -105,6 +106,8 @@ def _print_working(out: Output, done: ExecutionResult) -> None:
 
 def _summary(done: ExecutionResult, with_exit_code: bool) -> str:
     code = exit_code(done)
+    if code is ExitCode.DONE and not done.reports:
+        return "nothing to trade: the account already holds the plan's target quantities"
     text = {
         ExitCode.DONE: "[green]every order filled: the account now holds the plan's target quantities[/green]",
         ExitCode.REFUSED: "[red]nothing filled: every order was refused or rejected[/red]",

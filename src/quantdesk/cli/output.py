@@ -193,7 +193,7 @@ def _width(header: str, values: Sequence[str], *, prose: bool = False) -> int:
     if prose:
         longest = max([cell_len(w) for v in values for w in v.split()] or [0])
         return max(*words, longest, min(max(lines or [0]), _PROSE_MIN))
-    return max(*words, *lines)
+    return max([*words, *lines])
 
 
 def _total(widths: Sequence[int], shown: Sequence[int]) -> int:
