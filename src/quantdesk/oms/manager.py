@@ -197,7 +197,8 @@ class OrderManager:
         if not events:
             return True
         try:
-            await asyncio.wait_for(asyncio.gather(*events), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*events)
         except TimeoutError:
             return False
         return True
@@ -314,7 +315,8 @@ class OrderManager:
     async def _fetch_price(self, order: Order) -> None:
         """The broker's quote as the reference price (once per instrument; later fills keep it current)."""
         try:
-            quote = await asyncio.wait_for(self.broker.quote(order.instrument), 5.0)
+            async with asyncio.timeout(5.0):
+                quote = await self.broker.quote(order.instrument)
         except (BrokerError, ValidationError, TimeoutError) as exc:
             log.info("no reference price for %s: %s", order.instrument.id, exc)
             return

@@ -578,7 +578,8 @@ async def _fills_recorded(manager: OrderManager, cids: Sequence[ClientOrderId], 
             if left <= 0:
                 return False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
+                async with asyncio.timeout(left):
+                    await changed.wait()
         return True
     finally:
         remove()

@@ -167,10 +167,12 @@ async def trading_session(
 
         manager.on_reconnected = on_reconnected
         remove_ks = kill_switch.add_listener(on_kill_switch)
-        monitor = asyncio.create_task(_monitor(session, monitor_interval, account_refresh, chosen))
+        stop = asyncio.Event()
+        monitor = asyncio.create_task(_monitor(session, monitor_interval, account_refresh, chosen, stop))
         try:
             yield session
         finally:
+            stop.set()  # ends the monitor even if a library swallows the cancel below
             monitor.cancel()
             remove_ks()
             with contextlib.suppress(asyncio.CancelledError):
@@ -199,12 +201,14 @@ async def _reconcile_again(session: TradingSession) -> None:
         log.exception("reconciliation after the reconnect failed; it runs again after the next one")
 
 
-async def _monitor(session: TradingSession, interval: float, account_refresh: float, account: AccountId | None) -> None:
-    """Disconnect duration, daily loss and drawdown: the kill switch's automatic triggers."""
+async def _monitor(
+    session: TradingSession, interval: float, account_refresh: float, account: AccountId | None, stop: asyncio.Event
+) -> None:
+    """Disconnect duration, daily loss and drawdown: the kill switch's automatic triggers; until ``stop`` is set."""
     manager, ks = session.manager, session.kill_switch
     loop = asyncio.get_running_loop()
     next_account = next_refresh = loop.time()
-    while True:
+    while not stop.is_set():
         now = manager.stamp()  # account snapshots and their UTC day are ours: the local clock, not the venue's
         ks.check_disconnect(datetime.now(UTC))  # the clock of the connection reports, not the broker's
         if loop.time() >= next_refresh:  # a halt set by another process (the CLI) takes effect here
@@ -215,7 +219,9 @@ async def _monitor(session: TradingSession, interval: float, account_refresh: fl
             next_account = loop.time() + account_refresh
             with contextlib.suppress(Exception):
                 await _equity_check(session, account, now)
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await stop.wait()
 
 
 async def _equity_check(session: TradingSession, account: AccountId | None, now: datetime) -> None:

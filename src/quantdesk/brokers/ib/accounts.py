@@ -158,7 +158,8 @@ class AccountService:
 
     async def _values(self, account: str) -> list[AccountValue]:
         try:
-            return list(await asyncio.wait_for(self.connection.ib.accountSummaryAsync(account), self.timeout))
+            async with asyncio.timeout(self.timeout):
+                return list(await self.connection.ib.accountSummaryAsync(account))
         except TimeoutError:
             raise BrokerError(
                 f"no account summary within {self.timeout:g} s",

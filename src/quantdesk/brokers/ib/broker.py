@@ -426,7 +426,8 @@ class IBBroker:
         """TWS's clock (``reqCurrentTime``); the gateway simulator answers with its simulated time."""
 
         async def ask() -> datetime:
-            return await asyncio.wait_for(self.execution.ib.reqCurrentTimeAsync(), self.settings.request_timeout)
+            async with asyncio.timeout(self.settings.request_timeout):
+                return await self.execution.ib.reqCurrentTimeAsync()
 
         return (await self._ride("execution", ask, "server time")).astimezone(UTC)
 

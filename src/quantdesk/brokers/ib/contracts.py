@@ -276,7 +276,8 @@ class ContractResolver:
         """Every contract IB matches to ``contract`` (empty for none: IB error 200)."""
         self.requests += 1
         try:
-            found = await asyncio.wait_for(self.connection.ib.reqContractDetailsAsync(contract), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                found = await self.connection.ib.reqContractDetailsAsync(contract)
         except TimeoutError:
             raise BrokerError(
                 f"no contract details for {contract.symbol or contract.conId} within {self.timeout:g} s",

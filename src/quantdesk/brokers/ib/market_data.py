@@ -332,7 +332,8 @@ class MarketDataService:
         """One snapshot of ``contract`` (qualified) with the data type IB reported."""
         self._require_connection()
         try:
-            (ticker,) = await asyncio.wait_for(self.connection.ib.reqTickersAsync(contract), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                (ticker,) = await self.connection.ib.reqTickersAsync(contract)
         except TimeoutError:
             raise BrokerError(
                 f"no market data snapshot for {instrument} within {self.timeout:g} s",

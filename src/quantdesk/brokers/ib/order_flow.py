@@ -343,7 +343,8 @@ class OrderRouter:
         trade.statusEvent += on_status
         try:
             ib.placeOrder(trade.contract, ib_order)
-            await asyncio.wait_for(done.wait(), self.ack_timeout)
+            async with asyncio.timeout(self.ack_timeout):
+                await done.wait()
         except TimeoutError:
             log.warning("no answer to the modification of order %s within %.1f s", ib_order.orderId, self.ack_timeout)
         finally:
@@ -380,18 +381,21 @@ class OrderRouter:
     async def open_orders(self) -> list[OrderStatusReport]:
         """Every working order of the login (all client ids)."""
         ib = self.connection.ib
-        await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), self.ack_timeout)
+        async with asyncio.timeout(self.ack_timeout):
+            await ib.reqAllOpenOrdersAsync()
         return [self.report(t) for t in ib.openTrades()]
 
     async def completed_orders(self) -> list[OrderStatusReport]:
         """Every order that ended today, of all clients (``reqCompletedOrders(apiOnly=False)``)."""
-        trades = await asyncio.wait_for(self.connection.ib.reqCompletedOrdersAsync(False), self.ack_timeout)
+        async with asyncio.timeout(self.ack_timeout):
+            trades = await self.connection.ib.reqCompletedOrdersAsync(False)
         return [self.report(t) for t in trades]
 
     async def executions(self, since: datetime | None = None) -> list[FillReport]:
         """Executions since ``since`` (IB keeps the current day), for reconciliation."""
         when = "" if since is None else since.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
-        fills = await asyncio.wait_for(self.connection.ib.reqExecutionsAsync(ExecutionFilter(time=when)), 30)
+        async with asyncio.timeout(30):
+            fills = await self.connection.ib.reqExecutionsAsync(ExecutionFilter(time=when))
         out = []
         for f in fills:
             trade = next((t for t in self.connection.ib.trades() if f in t.fills), None)
@@ -403,9 +407,8 @@ class OrderRouter:
         """Margin and commission the order would cause, without placing it."""
         self.capabilities.check(order)
         qualified = await self.resolver.qualify(order.instrument)
-        state = await asyncio.wait_for(
-            self.connection.ib.whatIfOrderAsync(qualified.contract, to_ib_order(order)), self.ack_timeout
-        )
+        async with asyncio.timeout(self.ack_timeout):
+            state = await self.connection.ib.whatIfOrderAsync(qualified.contract, to_ib_order(order))
         return what_if_report(state, order.instrument.currency.code)
 
     async def _wait_ack(self, trades: Sequence[Trade]) -> None:

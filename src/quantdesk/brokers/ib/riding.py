@@ -64,7 +64,8 @@ async def wait_connected(connection: IBConnection, supervisor: ConnectionSupervi
         if connection.is_connected and connection.state is ConnectionState.CONNECTED:
             return
         try:
-            up = await asyncio.wait_for(asyncio.shield(settled), _budget(connection, supervisor))
+            async with asyncio.timeout(_budget(connection, supervisor)):
+                up = await asyncio.shield(settled)
         except TimeoutError:
             up = False
         if not up:

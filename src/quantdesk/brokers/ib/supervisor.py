@@ -128,7 +128,8 @@ class ConnectionSupervisor:
     async def wait_reconnected(self, timeout: float | None = None) -> None:
         """Wait until a running reconnect loop ends (immediately when none runs)."""
         if self._task is not None:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._task)
 
     # --- reactions ---------------------------------------------------------------------------------------
 
