@@ -16,6 +16,13 @@ from quantdesk.config import Settings
 from quantdesk.gateway import GatewayConfig, GatewayServer
 
 
+def _settings(tmp_path: Path, port: int) -> Settings:
+    return Settings.model_validate(
+        {"database": {"url": f"sqlite:///{tmp_path / 'qd.db'}"},
+         "ib": {"port": port, "account": "DU1000001", "connect_timeout": 3}}
+    )  # fmt: skip
+
+
 def test_a_session_failing_on_start_leaves_nothing_writing_to_its_closed_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, ib_errors: Any
 ) -> None:
@@ -26,10 +33,7 @@ def test_a_session_failing_on_start_leaves_nothing_writing_to_its_closed_journal
 
     async def main() -> None:
         async with GatewayServer(GatewayConfig(accounts=("DU1000001",), speed=0)) as gw:
-            settings = Settings.model_validate(
-                {"database": {"url": f"sqlite:///{tmp_path / 'qd.db'}"},
-                 "ib": {"port": gw.port, "account": "DU1000001", "connect_timeout": 3}}
-            )  # fmt: skip
+            settings = _settings(tmp_path, gw.port)
             broker = IBBroker(settings.ib)
             await broker.connect()
             with pytest.raises(RuntimeError, match="interrupted"):
@@ -59,10 +63,7 @@ def test_a_session_closes_when_the_monitor_swallows_its_cancel(tmp_path: Path, m
 
     async def main() -> None:
         async with GatewayServer(GatewayConfig(accounts=("DU1000001",), speed=0)) as gw:
-            settings = Settings.model_validate(
-                {"database": {"url": f"sqlite:///{tmp_path / 'qd.db'}"},
-                 "ib": {"port": gw.port, "account": "DU1000001", "connect_timeout": 3}}
-            )  # fmt: skip
+            settings = _settings(tmp_path, gw.port)
             broker = IBBroker(settings.ib)
             await broker.connect()
             try:
