@@ -4,6 +4,9 @@
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --locked --no-progress
+# Install packages as bytecode: a command then starts without compiling SQLAlchemy, pandas or skfolio from source,
+# also where Python may not write bytecode itself (PYTHONDONTWRITEBYTECODE, a read-only site-packages).
+export UV_COMPILE_BYTECODE := 1
 PYTEST_WORKERS ?= auto
 
 .PHONY: help bootstrap sync demo test lint fmt bench clean
@@ -23,6 +26,7 @@ bootstrap:
 
 sync: bootstrap
 	@$(UV) sync --locked --no-progress --quiet
+	@$(UV) run --locked --no-progress --quiet python -m compileall -q -j 0 src >/dev/null
 
 demo: sync
 	$(RUN) quantdesk demo
