@@ -74,6 +74,7 @@ from quantdesk.persistence.journal import Journal
 from quantdesk.persistence.models import OrderIntentRow
 from quantdesk.persistence.repositories import KillSwitchRepository, RunRepository, TradingState
 from quantdesk.persistence.repositories.intent_records import intent_values
+from quantdesk.persistence.stores import SqlOrderStore
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
@@ -322,7 +323,9 @@ def oms(url: str, broker: Any, profiles: Profiles | None = None) -> Iterator[Ord
 
     risk = RiskEngine(RISK, on_event=on_event)
     kill_switch = KillSwitch(KillSwitchRepository(engine), RISK)
-    manager = OrderManager(broker, journal, risk=risk, kill_switch=kill_switch, run_id=run_id, account=None)
+    manager = OrderManager(
+        broker, SqlOrderStore(journal), risk=risk, kill_switch=kill_switch, run_id=run_id, account=None
+    )
     holder.append(manager)
     try:
         yield manager
@@ -380,7 +383,7 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
     url = dbs.new()
     with oms(url, NullBroker(), profiles) as manager:
         await manager.start()
-        journal = manager.journal
+        journal = manager.journal.journal  # the SqlOrderStore's journal
         before = (journal.commits, journal.operations)
         checks, submits = await sequential(manager, flow.orders(f"{tag}-seq", WARMUP + SEQUENTIAL))
         counts = (journal.commits - before[0], journal.operations - before[1])
@@ -404,7 +407,7 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
     broker = await simulated_broker(flow)
     with oms(dbs.new(), broker) as manager:
         await manager.start()
-        journal = manager.journal
+        journal = manager.journal.journal  # the SqlOrderStore's journal
         before = (journal.commits, journal.operations)
         _, submits = await sequential(manager, flow.orders(f"{tag}-sim", WARMUP + SIMULATED))
         counts = (journal.commits - before[0], journal.operations - before[1])

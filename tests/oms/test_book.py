@@ -17,8 +17,8 @@ from quantdesk.domain.identifiers import ClientOrderId, ExecutionId, InstrumentI
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.oms.book import Book
-from quantdesk.persistence.repositories import TradingState
 
 CURRENCIES = ["USD", "USD", "EUR", "GBP"]
 IIDS = [InstrumentId(f"S{i}.STK.SMART.{c}") for i, c in enumerate(CURRENCIES)]

@@ -30,9 +30,9 @@ from quantdesk.brokers.ib import IBBroker
 from quantdesk.cli.execution_report import ExitCode
 from quantdesk.config import IBSettings
 from quantdesk.oms.fault_points import CRASH_POINTS
-from quantdesk.oms.reconciliation import ledger_positions
 from quantdesk.persistence import create_db_engine
 from quantdesk.persistence.models import FillRow, OrderIntentRow
+from quantdesk.persistence.repositories import net_positions as ledger_positions
 
 pytestmark = pytest.mark.slow
 

@@ -39,13 +39,13 @@ from quantdesk.domain.instruments import Stock
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.order_types import TimeInForce
 from quantdesk.domain.orders import Order
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.errors import RiskRejected
 from quantdesk.gateway import ContractQuery, GatewayConfig, GatewayServer, desk_of
 from quantdesk.gateway.clock import NEW_YORK, last_weekday
-from quantdesk.oms.reconciliation import ledger_positions
 from quantdesk.persistence import create_db_engine
 from quantdesk.persistence.models import FillRow, OrderIntentRow, RiskEventRow
-from quantdesk.persistence.repositories import TradingState
+from quantdesk.persistence.repositories import net_positions as ledger_positions
 from quantdesk.services.trading import TradingSession, trading_session
 
 D = Decimal

@@ -21,11 +21,11 @@ from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.errors import RiskRejected, ValidationError
 from quantdesk.execution import NoFees
-from quantdesk.oms.reconciliation import ledger_positions
 from quantdesk.persistence.models import FillRow, OrderIntentRow, RiskEventRow
-from quantdesk.persistence.repositories import TradingState
+from quantdesk.persistence.repositories import net_positions as ledger_positions
 from quantdesk.services.trading import trading_session
 
 D = Decimal

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantdesk.domain.instruments import Stock
-from quantdesk.persistence.repositories import TradingState
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.risk import RiskContext
 
 NOW = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York: XNYS is open

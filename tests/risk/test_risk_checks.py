@@ -11,8 +11,8 @@ from risk_support import AAPL_ID, ContextFactory
 from quantdesk.config.risk_settings import RiskSettings
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.errors import RiskRejected
-from quantdesk.persistence.repositories import TradingState
 from quantdesk.risk import PRE_TRADE_RULES, RiskContext, RiskEngine
 
 AAPL = Stock("AAPL")

@@ -12,8 +12,8 @@ from quantdesk.config.example import EXAMPLE_TOML, EXAMPLE_YAML
 from quantdesk.config.risk_settings import RISK_RULES, RiskSettings
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.errors import QuantdeskError, RiskRejected, ValidationError
-from quantdesk.persistence.repositories import TradingState
 from quantdesk.risk import PRE_TRADE_RULES, RiskContext, RiskEngine, RiskEvent
 
 AAPL = Stock("AAPL")

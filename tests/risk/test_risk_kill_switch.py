@@ -11,9 +11,10 @@ from sqlalchemy import text
 
 from quantdesk.brokers.base import ConnectionReport, ConnectionState
 from quantdesk.config.risk_settings import RiskSettings
+from quantdesk.domain.trading_state import KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
 from quantdesk.persistence import create_db_engine, upgrade
-from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, TradingState
+from quantdesk.persistence.repositories import KillSwitchRepository
 from quantdesk.risk import KillSwitch, RiskEvent
 
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)

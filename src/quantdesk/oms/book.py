@@ -22,7 +22,7 @@ from decimal import Decimal
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
 from quantdesk.domain.orders import Order
-from quantdesk.persistence.repositories import TradingState
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.risk.context import RiskContext, base_rate
 
 __all__ = ["Book"]

@@ -9,17 +9,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, select
-
 from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.errors import ValidationError
-from quantdesk.persistence.models import OrderIntentRow
-from quantdesk.persistence.repositories import StoredIntent
+from quantdesk.oms.stores import StoredIntentView
 
-__all__ = ["ManagedOrder", "OrderListener", "as_sent", "count_orders_today", "rebuild_order"]
+__all__ = ["ManagedOrder", "OrderListener", "as_sent", "rebuild_order", "start_of_day"]
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +63,13 @@ def as_sent(state: OrderState, ts: datetime) -> OrderState:
     return state
 
 
-def count_orders_today(engine: Engine, now: datetime) -> int:
-    """Orders accepted since the start of ``now``'s UTC day (the max-trades-per-day rule survives restarts)."""
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    c = OrderIntentRow.__table__.c
-    query = select(func.count()).where(c.created_at >= start, c.source == "quantdesk", c.status != "REJECTED")
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
+def start_of_day(now: datetime) -> datetime:
+    """The start of ``now``'s day: orders accepted since then count toward max-trades-per-day (the store counts
+    them, so the rule survives restarts)."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def rebuild_order(intent: StoredIntent) -> Order | None:
+def rebuild_order(intent: StoredIntentView) -> Order | None:
     """The stored order's terms, or None (an adopted order, or terms this version cannot read: logged)."""
     try:
         return intent.to_order()

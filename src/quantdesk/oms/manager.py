@@ -48,19 +48,18 @@ from quantdesk.errors import (
 )
 from quantdesk.oms.book import Book
 from quantdesk.oms.fault_points import crash_point
-from quantdesk.oms.managed import ManagedOrder, OrderListener, as_sent, count_orders_today, rebuild_order
+from quantdesk.oms.managed import ManagedOrder, OrderListener, as_sent, rebuild_order, start_of_day
 from quantdesk.oms.slicing import ParticipationSlicer
-from quantdesk.persistence.journal import (
+from quantdesk.oms.store_ops import (
     AdoptIntent,
     InsertIntent,
-    Journal,
     OrderEventOp,
     RecordCommission,
     RecordFill,
     RiskEventOp,
     UpdateIntent,
 )
-from quantdesk.persistence.repositories import OrderIntentRepository, StoredIntent
+from quantdesk.oms.stores import OrderStore, StoredIntentView
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
@@ -73,12 +72,12 @@ log = logging.getLogger(__name__)
 
 
 class OrderManager:
-    """The OMS for one broker connection and one database; see the module docstring for its guarantees."""
+    """The OMS for one broker connection and one store (``oms.stores``); see the module docstring for its guarantees."""
 
     def __init__(
         self,
         broker: Broker,
-        journal: Journal,
+        journal: OrderStore,
         *,
         risk: RiskEngine,
         kill_switch: KillSwitch,
@@ -111,10 +110,9 @@ class OrderManager:
 
     async def start(self) -> None:
         """Load the active intents, listen to the broker and take the clock, positions and account value from it."""
-        repo = OrderIntentRepository(self.journal.engine)
-        for intent in await asyncio.to_thread(repo.active):
+        for intent in await self.journal.active_intents():
             self._track_stored(intent)
-        self.book.trades_today = await asyncio.to_thread(count_orders_today, self.journal.engine, self._clock())
+        self.book.trades_today = await self.journal.orders_since(start_of_day(self._clock()))
         self.book.day = self._clock().date()
         self._remove_listener = self.broker.add_listener(self.on_report)
         try:
@@ -305,7 +303,7 @@ class OrderManager:
             raise
         if not created:  # the database knows this id from an earlier run: load it, send nothing
             self.book.release(order, now)
-            stored = await asyncio.to_thread(OrderIntentRepository(self.journal.engine).get, order.client_order_id)
+            stored = await self.journal.get_intent(order.client_order_id)
             return self._track_stored(stored, order)
         managed = ManagedOrder(order.client_order_id, order.instrument.id, order.side, OrderState.new(
             order.client_order_id, order.quantity, stamp), order=order)  # fmt: skip
@@ -528,10 +526,9 @@ class OrderManager:
 
     async def load(self, client_order_id: ClientOrderId | None, perm_id: int = 0) -> ManagedOrder | None:
         """Track an order the database knows (a finished one, not loaded at start) by our id or IB's permId."""
-        repo = OrderIntentRepository(self.journal.engine)
-        stored = await asyncio.to_thread(repo.find, client_order_id) if client_order_id is not None else None
+        stored = await self.journal.find_intent(client_order_id) if client_order_id is not None else None
         if stored is None and perm_id:
-            stored = await asyncio.to_thread(repo.by_perm_id, perm_id)
+            stored = await self.journal.intent_by_perm_id(perm_id)
         return None if stored is None else self._track_stored(stored)
 
     def adopt(self, report: OrderStatusReport) -> ManagedOrder:
@@ -556,7 +553,7 @@ class OrderManager:
 
     # --- state changes -----------------------------------------------------------------------------------------
 
-    def _track_stored(self, intent: StoredIntent, order: Order | None = None) -> ManagedOrder:
+    def _track_stored(self, intent: StoredIntentView, order: Order | None = None) -> ManagedOrder:
         managed = ManagedOrder(
             intent.client_order_id,
             intent.instrument_id,

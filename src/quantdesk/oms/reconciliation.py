@@ -23,7 +23,6 @@ plans again from the broker's positions.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,41 +30,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
-
 from quantdesk.brokers.base import FillReport, OrderStatusReport
 from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.order_state import OrderStatus
+from quantdesk.oms.breaks import Break
 from quantdesk.oms.manager import ManagedOrder, OrderManager
-from quantdesk.persistence.journal import RecordFill
-from quantdesk.persistence.repositories import ReconciliationBreakRepository, recorded_fills
-from quantdesk.persistence.repositories import ledger_positions as fill_ledger
+from quantdesk.oms.store_ops import RecordFill
 
-__all__ = ["Break", "ReconciliationReport", "ledger_positions", "reconcile"]
+__all__ = ["Break", "ReconciliationReport", "reconcile"]
 
 log = logging.getLogger(__name__)
 
 _NEVER_ACKED = frozenset({OrderStatus.INITIALIZED, OrderStatus.PENDING_SUBMIT})
-
-
-@dataclass(frozen=True, slots=True)
-class Break:
-    """One difference between target, broker and database, and what reconciliation did about it."""
-
-    kind: str
-    message: str
-    resolution: str
-    account: str | None = None
-    instrument_id: str | None = None
-    client_order_id: str | None = None
-    perm_id: int | None = None
-    target: str | None = None
-    broker: str | None = None
-    database: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {k: getattr(self, k) for k in self.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +120,7 @@ async def reconcile(
 
     await manager.flush()  # every fill seen live is committed: from here the database says what is recorded
     keys = [(f.account, f.execution_id) for f in executions]
-    recorded = await asyncio.to_thread(recorded_fills, manager.journal.engine, keys)
+    recorded = await manager.journal.recorded_fills(keys)
     for fill in executions:
         if _key(fill) in recorded or _known_fill(manager, fill):
             continue
@@ -195,8 +171,7 @@ async def reconcile(
     for b in breaks:
         log.warning("reconciliation break %s (%s): %s", b.kind, b.resolution, b.message)
     if store and breaks:
-        repo = ReconciliationBreakRepository(manager.journal.engine)
-        await asyncio.to_thread(_store, repo, result, manager.run_id)
+        await manager.journal.record_breaks(result.breaks, result.ts, manager.run_id)
     return result
 
 
@@ -260,7 +235,7 @@ async def _compare_positions(
     account = str(manager.account) if manager.account is not None else None
     ledger = {
         (str(acct) if acct else "", iid.value): qty
-        for (acct, iid), qty in (await asyncio.to_thread(fill_ledger, manager.journal.engine, account)).items()
+        for (acct, iid), qty in (await manager.journal.ledger_positions(account)).items()
     }
     accounts = sorted({a for a, _ in broker_positions} | {a for a, _ in ledger} | ({account} if account else set()))
     several = len(accounts) > 1
@@ -288,29 +263,3 @@ async def _compare_positions(
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
-
-
-def ledger_positions(engine: Engine, account: str | None = None) -> dict[str, Decimal]:
-    """Net signed quantity per instrument id from the recorded fills of ``account`` (all accounts when None)."""
-    totals: dict[str, Decimal] = {}
-    for (_, iid), qty in fill_ledger(engine, account).items():
-        totals[iid.value] = totals.get(iid.value, Decimal(0)) + qty
-    return {k: v for k, v in totals.items() if v != 0}
-
-
-def _store(repo: ReconciliationBreakRepository, report: ReconciliationReport, run_id: str | None) -> None:
-    for b in report.breaks:
-        repo.append(
-            report.ts,
-            b.kind,
-            b.resolution,
-            b.message,
-            run_id=run_id,
-            account=b.account,
-            instrument_id=b.instrument_id,
-            client_order_id=b.client_order_id,
-            perm_id=b.perm_id,
-            target=b.target,
-            broker=b.broker,
-            database=b.database,
-        )

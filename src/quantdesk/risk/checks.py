@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from quantdesk.domain.orders import Order
-from quantdesk.persistence.repositories import TradingState
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.risk._text import percent, price, quantity
 from quantdesk.risk.context import ZERO, RiskViolation
 from quantdesk.risk.facts import OrderFacts, finite

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from quantdesk.domain.identifiers import InstrumentId
+from quantdesk.domain.trading_state import TradingState
 from quantdesk.errors import RiskRejected, ValidationError
-from quantdesk.persistence.repositories import TradingState
 
 __all__ = ["RiskContext", "RiskDecision", "RiskViolation", "base_rate"]
 

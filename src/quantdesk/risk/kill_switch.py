@@ -1,8 +1,9 @@
 """The kill switch: a persisted trading state ACTIVE / REDUCING / HALTED, moved by hand or by automatic triggers.
 
-The state lives in the database (``KillSwitchRepository``), so it survives restarts: a new ``KillSwitch`` reads it
-at construction, and ``refresh`` re-reads it (another process, such as the CLI, may have changed it). Manual
-moves go anywhere; automatic triggers only escalate (ACTIVE → REDUCING → HALTED) and never resume:
+The state lives in a ``KillSwitchStore`` (``risk.stores``: the database for paper and live, so it survives restarts;
+memory for a backtest): a new ``KillSwitch`` reads it at construction, and ``refresh`` re-reads it (another process,
+such as the CLI, may have changed it). Manual moves go anywhere; automatic triggers only escalate (ACTIVE →
+REDUCING → HALTED) and never resume:
 
 * ``daily_loss_limit``: the loss since the day's start reaches ``risk.daily_loss_limit_pct`` → HALTED;
 * ``max_drawdown``: the drawdown from the peak reaches ``risk.max_drawdown_pct`` → HALTED;
@@ -24,12 +25,13 @@ from decimal import Decimal
 from quantdesk.brokers.base import ConnectionReport, ConnectionState
 from quantdesk.config.risk_settings import RiskSettings
 from quantdesk.domain.market import require_utc
+from quantdesk.domain.trading_state import KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
-from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, TradingState
 from quantdesk.risk._text import percent, seconds
 from quantdesk.risk.events import RiskAction, RiskEvent, RiskEventListener
 from quantdesk.risk.limits import to_decimal
 from quantdesk.risk.psr import psr_from_returns
+from quantdesk.risk.stores import KillSwitchStore
 
 __all__ = ["KillSwitch", "StatusListener"]
 
@@ -55,7 +57,7 @@ class KillSwitch:
 
     def __init__(
         self,
-        repository: KillSwitchRepository,
+        repository: KillSwitchStore,
         settings: RiskSettings,
         *,
         on_event: RiskEventListener | None = None,

@@ -1,4 +1,5 @@
-"""The trading session: one OMS with its risk engine, kill switch, journal and monitors, wired for a broker.
+"""The trading session: the kernel (OMS, risk engine, kill switch, throttle) on the database's stores, with its
+monitors, wired for a broker.
 
 Every order path (``quantdesk rebalance --execute``, the API, strategies) opens a :func:`trading_session` and
 submits through its ``OrderManager``: nothing reaches a broker without the pre-trade checks and a durable intent.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -20,26 +20,21 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from quantdesk.brokers.base import Broker
 from quantdesk.config import Settings
 from quantdesk.domain.identifiers import AccountId
+from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
 from quantdesk.oms.manager import OrderManager
 from quantdesk.oms.reconciliation import ReconciliationReport, reconcile
 from quantdesk.persistence import create_db_engine
-from quantdesk.persistence.journal import AccountSnapshotOp, Journal
-from quantdesk.persistence.models import AccountSnapshotRow
-from quantdesk.persistence.repositories import KillSwitchRepository, KillSwitchStatus, RunRepository, TradingState
-from quantdesk.persistence.repositories.risk_events import RiskEvent as StoredRiskEvent
-from quantdesk.persistence.repositories.risk_events import RiskEventRepository
+from quantdesk.persistence.repositories import KillSwitchRepository, RunRepository, SnapshotRepository
 from quantdesk.persistence.revision import shipped_head, stored_revision
 from quantdesk.portfolio.holdings import load_target_file
-from quantdesk.risk.engine import RiskEngine
-from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
-from quantdesk.risk.throttle import OrderRateLimiter
+from quantdesk.services.kernel import Kernel, build_kernel, database_stores
 
 __all__ = [
     "CancelResult",
@@ -66,6 +61,7 @@ class TradingSession:
     manager: OrderManager
     kill_switch: KillSwitch
     engine: Engine
+    kernel: Kernel
     reconciliation: ReconciliationReport
     reconciliations: list[ReconciliationReport] = field(default_factory=list)
     day_start: tuple[date, Decimal] | None = None
@@ -124,33 +120,16 @@ async def trading_session(
     ``target`` (quantity per instrument id) is compared with the broker's positions by the first reconciliation.
     """
     engine = await asyncio.to_thread(migrated_engine, settings)
-    journal = Journal(engine)
+    stores = database_stores(engine)
     runs = RunRepository(engine)
     run_id = await asyncio.to_thread(runs.start, mode, datetime.now(UTC))
-    holder: list[OrderManager] = []
-
-    def on_event(event: RiskEvent) -> None:
-        if holder:
-            holder[0].record_risk_event(event)
-
-    def on_switch_event(event: RiskEvent) -> None:
-        if event.rule != "kill_switch":  # manual changes are logged by the repository already
-            on_event(event)
-
-    kill_switch = KillSwitch(KillSwitchRepository(engine), settings.risk, on_event=on_switch_event)
-    risk = RiskEngine(settings.risk, on_event=on_event)
-    limiter = (
-        OrderRateLimiter(settings.risk.max_orders_per_second) if settings.risk.rule_enabled("order_rate") else None
-    )
     chosen = _chosen_account(settings, account)
-    manager = OrderManager(
-        broker, journal, risk=risk, kill_switch=kill_switch, rate_limiter=limiter, run_id=run_id, account=chosen
-    )
-    holder.append(manager)
+    kernel = build_kernel(broker, stores, settings.risk, run_id=run_id, account=chosen)
+    manager, kill_switch = kernel.manager, kernel.kill_switch
     try:
-        await manager.start()
+        await kernel.start()
         first = await reconcile(manager, target=target)
-        session = TradingSession(manager, kill_switch, engine, first, [first])
+        session = TradingSession(manager, kill_switch, engine, kernel, first, [first])
         tasks = session.tasks
 
         def on_reconnected() -> None:
@@ -180,12 +159,11 @@ async def trading_session(
             for task in list(tasks):
                 with contextlib.suppress(Exception):
                     await task
-            await manager.close()
+            await kernel.close()
     finally:
-        holder.clear()  # late risk events (the broker disconnecting after a Ctrl-C) have no journal to go to
         with contextlib.suppress(Exception):
-            await manager.close()  # stops listening to the broker even when the start failed
-        await asyncio.to_thread(journal.close)
+            await kernel.close()  # stops listening to the broker even when the start failed
+        await asyncio.to_thread(stores.close)  # late risk events (a disconnect after Ctrl-C) are dropped from here
         with contextlib.suppress(Exception):
             await asyncio.to_thread(runs.finish, run_id, datetime.now(UTC))
         engine.dispose()
@@ -231,16 +209,16 @@ async def _equity_check(session: TradingSession, account: AccountId | None, now:
     book.net_liquidation = nlv
     book.set_exchange_rates(summary.base_currency.code, {c.code: r for c, r in summary.exchange_rates.items()})
     acct = str(summary.account)
-    await session.manager.journal.write(
-        AccountSnapshotOp(now, acct, summary.base_currency.code, nlv, initial_margin=summary.initial_margin.amount,
-                          maintenance_margin=summary.maintenance_margin.amount)
-    )  # fmt: skip
+    equity = session.kernel.stores.equity
+    await equity.record_equity(now, acct, summary.base_currency.code, nlv, initial_margin=summary.initial_margin.amount,
+                               maintenance_margin=summary.maintenance_margin.amount)  # fmt: skip
     if session.day_start is None or session.day_start[0] != now.date():
-        first, peak = await asyncio.to_thread(_equity_marks, session.engine, acct, now)
+        first = await equity.day_start_equity(acct, now.date())
+        peak = await equity.peak_equity(acct)
         session.day_start = (now.date(), first if first is not None else nlv)
         session.peak = max(peak or nlv, session.peak or nlv)
         # Once a day: the PSR of the account's daily returns (the kill switch needs risk.psr_min_observations).
-        returns = await asyncio.to_thread(daily_returns, session.engine, acct)
+        returns = await equity.daily_returns(acct)
         session.kill_switch.on_returns(returns, ts=now)
     session.peak = max(session.peak or nlv, nlv)
     session.kill_switch.on_equity(now, nlv, day_start=session.day_start[1], peak=session.peak)
@@ -248,30 +226,7 @@ async def _equity_check(session: TradingSession, account: AccountId | None, now:
 
 def daily_returns(engine: Engine, account: str) -> list[float]:
     """Day-over-day returns of the account's net liquidation (the first snapshot of each UTC day), oldest first."""
-    c = AccountSnapshotRow.__table__.c
-    firsts: dict[date, Decimal] = {}
-    with engine.connect() as conn:
-        for ts, nlv in conn.execute(select(c.ts, c.net_liquidation).where(c.account_id == account).order_by(c.ts)):
-            firsts.setdefault(ts.date(), Decimal(nlv))
-    values = list(firsts.values())
-    return [float(b / a - 1) for a, b in itertools.pairwise(values) if a > 0]
-
-
-def _equity_marks(engine: Engine, account: str, now: datetime) -> tuple[Decimal | None, Decimal | None]:
-    """The first net liquidation of ``now``'s UTC day (or the last before it) and the highest ever recorded."""
-    c = AccountSnapshotRow.__table__.c
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with engine.connect() as conn:
-        first = conn.execute(
-            select(c.net_liquidation).where(c.account_id == account, c.ts >= start).order_by(c.ts).limit(1)
-        ).scalar()
-        if first is None:
-            first = conn.execute(
-                select(c.net_liquidation).where(c.account_id == account, c.ts < start).order_by(c.ts.desc()).limit(1)
-            ).scalar()
-        peak = max((Decimal(v) for v in conn.scalars(select(c.net_liquidation).where(c.account_id == account))),
-                   default=None)  # fmt: skip
-    return (Decimal(first) if first is not None else None), peak
+    return SnapshotRepository(engine).daily_returns(account)
 
 
 # --- what the CLI and the API call -------------------------------------------------------------------------------
@@ -286,11 +241,11 @@ def kill_switch_status(settings: Settings) -> KillSwitchStatus:
         engine.dispose()
 
 
-def kill_switch_history(settings: Settings, limit: int | None = 20) -> list[StoredRiskEvent]:
+def kill_switch_history(settings: Settings, limit: int | None = 20) -> list[KillSwitchChange]:
     """The kill switch's changes (by hand and by its triggers), oldest first; ``limit`` keeps the newest."""
     engine = migrated_engine(settings)
     try:
-        return RiskEventRepository(engine).list(rule="kill_switch", limit=limit)
+        return KillSwitchRepository(engine).history(limit)
     finally:
         engine.dispose()
 

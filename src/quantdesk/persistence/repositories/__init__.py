@@ -31,6 +31,7 @@ from quantdesk.persistence.repositories.fills import (
     FillRepository,
     LedgerKey,
     ledger_positions,
+    net_positions,
     recorded_fills,
 )
 from quantdesk.persistence.repositories.history import (
@@ -125,6 +126,7 @@ __all__ = [
     "csv_record",
     "csv_value",
     "ledger_positions",
+    "net_positions",
     "query_fills",
     "query_orders",
     "query_trade_history",

@@ -32,6 +32,7 @@ __all__ = [
     "LedgerKey",
     "fill_from_row",
     "ledger_positions",
+    "net_positions",
     "recorded_fills",
     "same_fill",
 ]
@@ -214,3 +215,11 @@ def ledger_positions(engine: Engine, account: AccountId | str | None = None) -> 
         for (a, i), q in sorted(totals.items(), key=lambda kv: (kv[0][0] or "", kv[0][1]))
         if q != 0
     }
+
+
+def net_positions(engine: Engine, account: AccountId | str | None = None) -> dict[str, Decimal]:
+    """Net signed quantity per instrument id from the recorded fills of ``account`` (all accounts when None)."""
+    totals: dict[str, Decimal] = {}
+    for (_, iid), qty in ledger_positions(engine, account).items():
+        totals[iid.value] = totals.get(iid.value, Decimal(0)) + qty
+    return {k: v for k, v in totals.items() if v != 0}

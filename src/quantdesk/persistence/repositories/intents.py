@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -187,6 +187,14 @@ class OrderIntentRepository:
                     if row is not None:
                         break
             return None if row is None else to_intent(row, self._execution_ids(session, row.client_order_id))
+
+    def orders_since(self, start: datetime) -> int:
+        """Our orders accepted at or after ``start`` (neither adopted nor rejected): the max-trades-per-day count,
+        which survives restarts."""
+        c = OrderIntentRow.__table__.c
+        query = select(func.count()).where(c.created_at >= start, c.source == "quantdesk", c.status != "REJECTED")
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def by_list(self, list_id: str) -> builtins.list[StoredIntent]:
         """The intents of one order list, in the order they were stored."""

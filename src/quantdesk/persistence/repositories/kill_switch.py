@@ -3,42 +3,24 @@ is also written to ``risk_events``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
 from quantdesk.persistence.models import KillSwitchRow, RiskEventRow
+from quantdesk.persistence.repositories._common import newest
 
-__all__ = ["KillSwitchRepository", "KillSwitchStatus", "TradingState"]
-
-
-class TradingState(Enum):
-    """The kill switch: trade normally, accept only risk-reducing orders, or trade nothing."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    HALTED = "HALTED"
-
-
-@dataclass(frozen=True, slots=True)
-class KillSwitchStatus:
-    """The persisted trading state; ``changed_at`` is ``None`` when it was never set (the default ACTIVE)."""
-
-    state: TradingState
-    reason: str
-    changed_by: str
-    changed_at: datetime | None
+__all__ = ["KillSwitchRepository", "KillSwitchStatus", "TradingState"]  # the values re-exported from domain
 
 
 _SINGLETON = 1
 
 
 class KillSwitchRepository:
-    """The one persisted trading state; it survives restarts."""
+    """The one persisted trading state and its history; it survives restarts (risk's ``KillSwitchStore`` port)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -48,7 +30,7 @@ class KillSwitchRepository:
         with Session(self._engine) as session:
             row = session.get(KillSwitchRow, _SINGLETON)
             if row is None:
-                return KillSwitchStatus(TradingState.ACTIVE, "never set", "default", None)
+                return KillSwitchStatus.default()
             return KillSwitchStatus(TradingState(row.state), row.reason, row.changed_by, row.changed_at)
 
     def set(self, state: TradingState, reason: str, ts: datetime, *, changed_by: str = "user") -> KillSwitchStatus:
@@ -82,3 +64,17 @@ class KillSwitchRepository:
                 )
             )
         return KillSwitchStatus(state, reason, changed_by, ts)
+
+    def history(self, limit: int | None = 20) -> list[KillSwitchChange]:
+        """The changes (the ``kill_switch`` risk events), oldest first; ``limit`` keeps the newest."""
+        c = RiskEventRow
+        stmt = newest(select(c).where(c.rule == "kill_switch"), limit, c.ts, c.id)
+        with Session(self._engine) as session:
+            rows = list(session.scalars(stmt))
+        if limit is not None:
+            rows.reverse()
+        return [
+            KillSwitchChange(r.ts, TradingState(r.limit_value or "ACTIVE"), TradingState(r.actual_value or "ACTIVE"),
+                             r.message)
+            for r in rows
+        ]  # fmt: skip

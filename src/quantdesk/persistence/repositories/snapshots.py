@@ -3,6 +3,7 @@ equity history the daily-loss and drawdown limits are measured against."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -231,3 +232,14 @@ class SnapshotRepository:
             stmt = stmt.where(c.ts >= utc(since, "since"))
         with Session(self._engine) as session:
             return session.scalars(stmt.order_by(cast(c.net_liquidation, Float).desc(), c.id).limit(1)).first()
+
+    def daily_returns(self, account: AccountId | str) -> list[float]:
+        """Day-over-day returns of the account's net liquidation (the first snapshot of each UTC day), oldest first."""
+        c = AccountSnapshotRow
+        firsts: dict[date, Decimal] = {}
+        stmt = select(c.ts, c.net_liquidation).where(c.account_id == str(account)).order_by(c.ts, c.id)
+        with Session(self._engine) as session:
+            for ts, nlv in session.execute(stmt):
+                firsts.setdefault(ts.date(), Decimal(nlv))
+        values = list(firsts.values())
+        return [float(b / a - 1) for a, b in itertools.pairwise(values) if a > 0]
