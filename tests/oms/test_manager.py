@@ -205,7 +205,7 @@ def test_a_reused_client_order_id_with_other_terms_is_refused(db_url: str) -> No
             with pytest.raises(ValidationError, match="in use by another order"):
                 await session.manager.submit(other)
         async with trading_session(settings_for(db_url), broker) as session:
-            session.manager._orders.clear()  # forget the memory: the database alone must refuse it
+            session.manager.tracker._orders.clear()  # forget the memory: the database alone must refuse it
             with pytest.raises(ValidationError, match="stored already for another order"):
                 await session.manager.submit(other)
         assert broker.sent == [order.client_order_id]
@@ -367,7 +367,7 @@ def test_an_order_above_the_participation_cap_is_sent_in_slices(db_url: str) -> 
         cfg = settings_for(db_url, max_participation_pct=0.1, participation_interval=0.05)
         async with trading_session(cfg, broker) as session:
             # cap per interval = 10 % x ADV x 0.05 s / 23,400 s = 10 shares
-            session.manager.book.average_daily_volume[AAPL.id] = D(46_800_000)
+            session.manager.book.set_average_daily_volumes({AAPL.id: D(46_800_000)})
             order = Order.market(AAPL, OrderSide.BUY, 35, account=ACCOUNT)
             first = await session.manager.submit(order, price=D("100"))
             assert first.client_order_id.value == f"{order.client_order_id.value}.1"
@@ -392,7 +392,7 @@ def test_a_sliced_order_submitted_again_is_not_sliced_twice(db_url: str) -> None
         cfg = settings_for(db_url, max_participation_pct=0.1, participation_interval=0.3)
         async with trading_session(cfg, broker) as session:
             manager = session.manager
-            manager.book.average_daily_volume[AAPL.id] = D(7_800_000)  # 10 shares a slice
+            manager.book.set_average_daily_volumes({AAPL.id: D(7_800_000)})  # 10 shares a slice
             order = Order.market(AAPL, OrderSide.BUY, 25, account=ACCOUNT)
             first = await manager.submit(order, price=D("100"))
             again = await manager.submit(order, price=D("100"))

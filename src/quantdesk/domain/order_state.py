@@ -15,6 +15,15 @@ Rules the table encodes (see ``TRANSITIONS``):
 - ``SUBMITTED`` may become ``REJECTED``: a held (``PreSubmitted``) order can be refused when it triggers.
 - ``INACTIVE`` is not terminal: IB may hold an order inactive and release it again.
 - Moving to the current status is always a no-op; terminal statuses allow nothing else.
+
+Three changes the table refuses must still be recorded, because the broker's word is a fact; they are the named,
+forced operations of ``OrderState`` (see ``ForcedChange``), never a ``dataclasses.replace`` by a caller:
+
+- a **mark** (:meth:`OrderState.mark`) sets a terminal status the broker cannot report (an order that never reached
+  it, or vanished from it), from any status;
+- a **late fill** (:meth:`OrderState.take_fill`) arrives in a status that takes no fill (``REJECTED``, say): the
+  order is reopened as ``PARTIALLY_FILLED`` and the fill applied;
+- an **overfill** (:meth:`OrderState.take_fill`) exceeds the order's quantity: the quantity grows to what filled.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ __all__ = [
     "ACTIVE_STATES",
     "TERMINAL_STATES",
     "TRANSITIONS",
+    "FillOutcome",
+    "ForcedChange",
     "OrderState",
     "OrderStatus",
     "can_transition",
@@ -180,6 +191,14 @@ def transition(current: OrderStatus, new: OrderStatus) -> OrderStatus:
         value=new.value,
         hint=f"from {current.value} an order may move to {allowed}",
     )
+
+
+class ForcedChange(Enum):
+    """A change the transition table refuses but the OMS records anyway; the value names its order event."""
+
+    MARK = "marked"  # a terminal status the broker cannot report (never sent, or vanished)
+    LATE_FILL = "late_fill"  # a fill in a status that takes none (after REJECTED, say)
+    OVERFILL = "overfill"  # a fill beyond the order's quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,3 +379,47 @@ class OrderState:
         elif self.status is OrderStatus.PENDING_REPLACE:
             status = self._normalise(OrderStatus.SUBMITTED)
         return replace(self, quantity=new_quantity, status=status, updated_at=self._later(ts))
+
+    def identify(self, ids: BrokerOrderId) -> OrderState:
+        """Take the broker's ids from a report; an id it leaves at zero keeps the one known (no id: unchanged)."""
+        if not (ids.order_id or ids.perm_id):
+            return self
+        known = self.broker_order_id
+        order_id = ids.order_id or (known.order_id if known is not None else 0)
+        perm_id = ids.perm_id or (known.perm_id if known is not None else 0)
+        return replace(self, broker_order_id=BrokerOrderId(order_id, perm_id, ids.client_id))
+
+    def mark(self, status: OrderStatus, ts: datetime) -> OrderState:
+        """Forced: set the terminal ``status`` the broker cannot report, from any status; fills are kept."""
+        if not status.is_terminal:
+            raise ValidationError(
+                f"cannot mark order {self.client_order_id} {status.value}: a mark sets a terminal status",
+                field="status",
+                value=status.value,
+                hint=f"mark one of {', '.join(sorted(s.value for s in TERMINAL_STATES))}",
+            )
+        return replace(self, status=status, updated_at=self._later(ts))
+
+    def take_fill(self, fill: Fill) -> FillOutcome:
+        """Apply a fill the broker reported, forcing what the table refuses (a late fill, an overfill): a reported
+        execution is a fact. The outcome names each forced change with the refusal that made it necessary."""
+        state, forced = self, list[tuple[ForcedChange, str]]()
+        while True:  # at most three rounds: an overfill, then a status that takes no fill, then the fill
+            try:
+                return FillOutcome(state.apply_fill(fill), tuple(forced))
+            except IllegalTransition as exc:
+                forced.append((ForcedChange.LATE_FILL, str(exc)))
+                state = replace(state, status=OrderStatus.PARTIALLY_FILLED)
+            except ValidationError as exc:
+                if exc.field != "filled_quantity":
+                    raise  # another order's fill: a routing error, not a fact about this order
+                forced.append((ForcedChange.OVERFILL, str(exc)))
+                state = replace(state, quantity=state.filled_quantity + fill.quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class FillOutcome:
+    """The state after a reported fill, and the forced changes (with the table's refusal) it took to apply it."""
+
+    state: OrderState
+    forced: tuple[tuple[ForcedChange, str], ...] = ()

@@ -1,4 +1,8 @@
-"""An order as the OMS tracks it, and the small rules about tracked orders the manager and reconciliation share."""
+"""An order as the OMS tracks it, and the small rules about tracked orders the manager and reconciliation share.
+
+``ManagedOrder`` is the aggregate: its state changes only through :meth:`ManagedOrder.apply`, which takes one
+``OrderChange`` and moves the ``OrderState`` by the transition table or by a named forced change of the domain.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,17 @@ from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
-from quantdesk.errors import ValidationError
+from quantdesk.errors import IllegalTransition, ValidationError
+from quantdesk.oms.order_changes import (
+    Applied,
+    FillReported,
+    Marked,
+    Modified,
+    OrderChange,
+    Refused,
+    Sending,
+    StatusReported,
+)
 from quantdesk.oms.stores import StoredIntentView
 
 __all__ = ["ManagedOrder", "OrderListener", "as_sent", "rebuild_order", "start_of_day"]
@@ -35,6 +49,10 @@ class ManagedOrder:
     error_code: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def __post_init__(self) -> None:
+        if self.state.is_terminal:
+            self.done.set()
+
     @property
     def signed_remaining(self) -> Decimal:
         """What may still trade, signed (buys positive); zero once the order is terminal."""
@@ -42,7 +60,56 @@ class ManagedOrder:
             return Decimal(0)
         return self.state.remaining if self.side is OrderSide.BUY else -self.state.remaining
 
-    def take_terms(self, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None) -> None:
+    def apply(self, change: OrderChange) -> Applied:
+        """Move the order by one change; the only way its state changes. Returns what moved, for the OMS to store.
+
+        A status the table refuses is not applied but noted (``illegal_transition``); a fill the table refuses is
+        applied by a forced change of the domain (``late_fill``, ``overfill``), noted too.
+        """
+        before = self.state
+        after, event, notes = self._next(change)
+        self.state = after
+        if after.is_terminal:
+            self.done.set()
+        return Applied(before, after, event, notes)
+
+    def _next(self, change: OrderChange) -> tuple[OrderState, str | None, tuple[tuple[str, str], ...]]:
+        state = self.state
+        match change:
+            case Sending(ts):
+                return state.apply_status(OrderStatus.PENDING_SUBMIT, ts), None, ()
+            case StatusReported(status, ts, ids, reason, error_code):
+                state = as_sent(state, ts).identify(ids)
+                notes: tuple[tuple[str, str], ...] = ()
+                if status is not state.status and not (
+                    status is OrderStatus.SUBMITTED and state.status is OrderStatus.PARTIALLY_FILLED
+                ):
+                    try:
+                        state = state.apply_status(status, ts)
+                    except IllegalTransition as exc:
+                        notes = (("illegal_transition", str(exc)),)
+                if reason and (status.is_terminal or error_code):
+                    self.reason, self.error_code = reason, error_code
+                return state, status.value.lower(), notes
+            case FillReported(fill):
+                outcome = as_sent(state, fill.ts).take_fill(fill)
+                return outcome.state, "fill", tuple((kind.value, why) for kind, why in outcome.forced)
+            case Modified(quantity, limit_price, stop_price, ts):
+                self._take_terms(quantity, limit_price, stop_price)
+                if quantity != state.quantity and not state.is_terminal:
+                    state = state.apply_modify(quantity, ts)
+                return state, "modified", ()
+            case Marked(status, reason, ts):
+                self.reason = reason
+                return state.mark(status, ts), "marked", ()
+            case Refused(reason, error_code, ts):
+                self.reason, self.error_code = reason, error_code
+                try:
+                    return state.apply_status(OrderStatus.REJECTED, ts), "rejected", ()
+                except IllegalTransition:
+                    return state, "rejected", ()  # a fill or a cancel came first: that status stands
+
+    def _take_terms(self, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None) -> None:
         """Keep the terms the broker confirmed after a modification (a price it did not report stays as it was)."""
         if self.order is not None:
             self.order = replace(

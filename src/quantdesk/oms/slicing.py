@@ -9,38 +9,82 @@ twice, and a caller can wait for the whole family (:meth:`ParticipationSlicer.wa
 The ADV comes from the broker's daily bars (:func:`learn_adv`, ``risk.adv_days`` sessions), learned once per
 instrument and session before a batch of orders; an instrument whose volume the broker cannot give is not sliced,
 and the warning says so.
+
+The slicer is an execution algorithm: it knows nothing of the order manager, only the narrow ``ExecutionHost``
+protocol (settings, a clock, risk-checking a parent, submitting a child, the event log, daily bars and the volumes
+learned), so TWAP or VWAP schedules can sit beside it on the same protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from quantdesk.config.risk_settings import RiskSettings
 from quantdesk.domain.identifiers import ClientOrderId, InstrumentId
 from quantdesk.domain.instruments import Instrument
-from quantdesk.domain.market import BarSize
+from quantdesk.domain.market import Bar, BarSize
 from quantdesk.domain.orders import Order
 from quantdesk.errors import BrokerError, QuantdeskError, RiskRejected, ValidationError
+from quantdesk.oms.managed import ManagedOrder
 
-if TYPE_CHECKING:
-    from quantdesk.oms.managed import ManagedOrder
-    from quantdesk.oms.manager import OrderManager
-
-__all__ = ["ParticipationSlicer", "learn_adv"]
+__all__ = ["ExecutionHost", "ParticipationSlicer", "learn_adv"]
 
 log = logging.getLogger(__name__)
 
 
-class ParticipationSlicer:
-    """Sends large orders of one ``OrderManager`` as timed children; ``tasks`` holds the ones still sending."""
+class ExecutionHost(Protocol):
+    """What an execution algorithm needs of the OMS: no more, so it never calls back into the manager."""
 
-    def __init__(self, manager: OrderManager) -> None:
-        self.manager = manager
+    @property
+    def settings(self) -> RiskSettings:
+        """The risk settings (participation cap, interval, ADV window)."""
+        ...
+
+    def now(self) -> datetime:
+        """The broker's time."""
+        ...
+
+    def get(self, client_order_id: ClientOrderId) -> ManagedOrder | None:
+        """The tracked order (a child once submitted), or None."""
+        ...
+
+    def check_parent(self, order: Order, price: Decimal | None) -> None:
+        """Risk-check the whole order before slicing it; a refusal is recorded and raised as ``RiskRejected``."""
+        ...
+
+    async def submit_child(self, child: Order, *, price: Decimal | None, parent: ClientOrderId) -> ManagedOrder:
+        """Submit one child through the ordinary path (its own risk check and intent), as part of ``parent``."""
+        ...
+
+    def log_event(self, cid: ClientOrderId, kind: str, message: str, payload: dict[str, Any] | None = None) -> None:
+        """Append a line to an order's event log."""
+        ...
+
+    async def daily_bars(self, instrument: Instrument, start: datetime, end: datetime) -> Sequence[Bar]:
+        """The broker's daily bars of ``instrument`` starting in ``[start, end)``."""
+        ...
+
+    @property
+    def volumes(self) -> Mapping[InstrumentId, Decimal]:
+        """The average daily volumes known."""
+        ...
+
+    def learn_volumes(self, volumes: Mapping[InstrumentId, Decimal]) -> None:
+        """Keep these average daily volumes."""
+        ...
+
+
+class ParticipationSlicer:
+    """Sends large orders through an ``ExecutionHost`` as timed children; ``tasks`` holds the ones still sending."""
+
+    def __init__(self, host: ExecutionHost) -> None:
+        self.host = host
         self.tasks: dict[ClientOrderId, asyncio.Task[None]] = {}
         self.children: dict[ClientOrderId, list[Order]] = {}
 
@@ -51,7 +95,7 @@ class ParticipationSlicer:
 
     def unsent(self, cid: ClientOrderId) -> list[Order]:
         """The children of a sliced parent not sent (yet, or ever: slicing stopped or the session closed)."""
-        return [c for c in self.children.get(cid, ()) if self.manager.get(c.client_order_id) is None]
+        return [c for c in self.children.get(cid, ()) if self.host.get(c.client_order_id) is None]
 
     async def wait(self, parents: Iterable[ClientOrderId], timeout: float) -> bool:
         """Wait until every one of ``parents`` has sent its last child (or stopped); False on timeout."""
@@ -63,37 +107,30 @@ class ParticipationSlicer:
 
     def schedule(self, parents: Iterable[ClientOrderId]) -> float:
         """Seconds the slices of ``parents`` still need at most (the longest remaining schedule)."""
-        interval = self.manager.risk.settings.participation_interval
+        interval = self.host.settings.participation_interval
         return max((len(self.unsent(p)) * interval for p in parents), default=0.0)
 
     async def submit(self, order: Order, price: Decimal | None, sizes: list[Decimal]) -> ManagedOrder:
         """Check the whole order, send the first child now and schedule the others; returns the first child."""
-        manager = self.manager
+        host = self.host
         known = self.children.get(order.client_order_id)
-        if known is not None and (first_known := manager.get(known[0].client_order_id)) is not None:
+        if known is not None and (first_known := host.get(known[0].client_order_id)) is not None:
             return first_known
-        now = manager.now()
-        if price is not None:
-            manager.book.set_price(order.instrument.id, price)
-        try:
-            manager.risk.check(order, manager.book.context(order, now, manager.kill_switch.state))
-        except RiskRejected as exc:
-            manager.record_rejection(order, now, exc)
-            raise
+        host.check_parent(order, price)
         parent = order.client_order_id
         children = [
             replace(order, quantity=q, client_order_id=ClientOrderId(f"{parent.value}.{i}"))
             for i, q in enumerate(sizes, start=1)
         ]
         self.children[parent] = children
-        interval = manager.risk.settings.participation_interval
-        manager.log_event(
+        interval = host.settings.participation_interval
+        host.log_event(
             parent,
             "sliced",
             f"{len(children)} children of at most {max(sizes)} every {interval:g} s",
             {"children": [c.client_order_id.value for c in children]},
         )
-        first = await manager.submit(children[0], price=price, list_id=parent.value)
+        first = await host.submit_child(children[0], price=price, parent=parent)
         if len(children) > 1:
             task = asyncio.get_running_loop().create_task(self._send_rest(parent, children[1:], interval, price))
             self.tasks[parent] = task
@@ -106,10 +143,10 @@ class ParticipationSlicer:
         for child in children:
             await asyncio.sleep(interval)
             try:
-                await self.manager.submit(child, price=price, list_id=parent.value)
+                await self.host.submit_child(child, price=price, parent=parent)
             except (RiskRejected, BrokerError, ValidationError) as exc:
                 log.warning("slicing of %s stopped at %s: %s", parent, child.client_order_id, exc)
-                self.manager.log_event(parent, "slicing_stopped", str(exc))
+                self.host.log_event(parent, "slicing_stopped", str(exc))
                 return
 
     def cancel_all(self) -> None:
@@ -117,38 +154,51 @@ class ParticipationSlicer:
         for task in list(self.tasks.values()):
             task.cancel()
 
+    async def learn_adv(self, instruments: Iterable[Instrument]) -> dict[InstrumentId, Decimal]:
+        """Average daily volume of the last ``risk.adv_days`` daily bars, for the instruments without one yet.
 
-async def learn_adv(manager: OrderManager, instruments: Iterable[Instrument]) -> dict[InstrumentId, Decimal]:
-    """Average daily volume of the last ``risk.adv_days`` daily bars, for the instruments the book has none of.
+        Requested concurrently from the host's daily bars and kept by the host; returns what it learned. Does
+        nothing when the participation rule is disabled. An instrument without volume (an error, no bars, a forex
+        pair) is left out with a warning: it will not be sliced.
+        """
+        host = self.host
+        settings = host.settings
+        if not settings.rule_enabled("participation"):
+            return {}
+        wanted = {i.id: i for i in instruments if i.id not in host.volumes}
+        if not wanted:
+            return {}
+        end = host.now()
+        start = end - timedelta(days=settings.adv_days * 7 // 5 + 10)  # weekends and holidays
+        results = await asyncio.gather(
+            *(host.daily_bars(inst, start, end) for inst in wanted.values()), return_exceptions=True
+        )
+        learned: dict[InstrumentId, Decimal] = {}
+        for (iid, inst), result in zip(wanted.items(), results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, QuantdeskError | TimeoutError):
+                    raise result
+                log.warning("no average daily volume for %s (%s): its orders will not be sliced", inst, result)
+                continue
+            complete = [b for b in result if b.ts + BarSize.DAY_1.duration <= end]  # not today's partial session
+            volumes = [b.volume for b in complete[-settings.adv_days :] if b.volume > 0]
+            if not volumes:
+                log.warning("no daily volume for %s from the broker: its orders will not be sliced", inst)
+                continue
+            learned[iid] = sum(volumes, Decimal(0)) / len(volumes)
+        host.learn_volumes(learned)
+        return learned
 
-    Requested concurrently from the manager's broker and stored in ``manager.book.average_daily_volume``; returns
-    what it learned. Does nothing when the participation rule is disabled. An instrument without volume (an
-    error, no bars, a forex pair) is left out with a warning: it will not be sliced.
-    """
-    settings = manager.risk.settings
-    if not settings.rule_enabled("participation"):
-        return {}
-    wanted = {i.id: i for i in instruments if i.id not in manager.book.average_daily_volume}
-    if not wanted:
-        return {}
-    end = manager.now()
-    start = end - timedelta(days=settings.adv_days * 7 // 5 + 10)  # weekends and holidays
-    results = await asyncio.gather(
-        *(manager.broker.historical_bars(inst, BarSize.DAY_1, start, end) for inst in wanted.values()),
-        return_exceptions=True,
-    )
-    learned: dict[InstrumentId, Decimal] = {}
-    for (iid, inst), result in zip(wanted.items(), results, strict=True):
-        if isinstance(result, BaseException):
-            if not isinstance(result, QuantdeskError | TimeoutError):
-                raise result
-            log.warning("no average daily volume for %s (%s): its orders will not be sliced", inst, result)
-            continue
-        complete = [b for b in result if b.ts + BarSize.DAY_1.duration <= end]  # not today's partial session
-        volumes = [b.volume for b in complete[-settings.adv_days :] if b.volume > 0]
-        if not volumes:
-            log.warning("no daily volume for %s from the broker: its orders will not be sliced", inst)
-            continue
-        learned[iid] = sum(volumes, Decimal(0)) / len(volumes)
-    manager.book.average_daily_volume.update(learned)
-    return learned
+
+class Sliced(Protocol):
+    """Anything that slices through a ``ParticipationSlicer`` (the ``OrderManager``)."""
+
+    @property
+    def slicer(self) -> ParticipationSlicer:
+        """The slicer of its orders."""
+        ...
+
+
+async def learn_adv(oms: Sliced, instruments: Iterable[Instrument]) -> dict[InstrumentId, Decimal]:
+    """Learn the average daily volumes of ``instruments`` for ``oms``'s slicer (``ParticipationSlicer.learn_adv``)."""
+    return await oms.slicer.learn_adv(instruments)

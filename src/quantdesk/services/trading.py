@@ -206,7 +206,7 @@ async def _equity_check(session: TradingSession, account: AccountId | None, now:
     summary = await session.manager.broker.account_summary(account)
     nlv = summary.net_liquidation.amount
     book = session.manager.book
-    book.net_liquidation = nlv
+    book.set_net_liquidation(nlv)
     book.set_exchange_rates(summary.base_currency.code, {c.code: r for c, r in summary.exchange_rates.items()})
     acct = str(summary.account)
     equity = session.kernel.stores.equity
