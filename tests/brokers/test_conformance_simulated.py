@@ -21,7 +21,6 @@ import pytest
 from quantdesk.brokers.base import Broker, FillReport
 from quantdesk.brokers.capabilities import BrokerCapabilities
 from quantdesk.brokers.simulated import SimulatedBroker
-from quantdesk.brokers.simulated_account import MarginPolicy
 from quantdesk.data.sources.sample import SampleSource
 from quantdesk.domain.accounts import AccountSnapshot
 from quantdesk.domain.identifiers import AccountId, ClientOrderId
@@ -30,6 +29,7 @@ from quantdesk.domain.market import Bar, BarSize
 from quantdesk.domain.order_types import OrderType
 from quantdesk.errors import NotFound
 from quantdesk.execution import ExchangeSessions, MatchingConfig
+from quantdesk.execution.margin import MarginPolicy
 from quantdesk.testing import SCENARIOS, BrokerHarness, HarnessFeatures, ScenarioSkipped, run_scenario
 
 AAPL = Stock("AAPL")

@@ -25,7 +25,6 @@ from quantdesk.brokers.base import (
 )
 from quantdesk.brokers.capabilities import BrokerCapabilities
 from quantdesk.brokers.simulated import DEFAULT_ACCOUNT, SimulatedBroker
-from quantdesk.brokers.simulated_account import MarginPolicy
 from quantdesk.data.bar_store import BarStore
 from quantdesk.data.sources.sample import SampleSource
 from quantdesk.domain.identifiers import AccountId, ClientOrderId
@@ -38,6 +37,7 @@ from quantdesk.domain.orders import Order
 from quantdesk.domain.values import Currency
 from quantdesk.errors import BrokerError, ConnectionLost, NotFound, OrderRejected
 from quantdesk.execution import MatchingConfig, NoFees
+from quantdesk.execution.margin import MarginPolicy
 
 AAPL, MSFT, SAP = Stock("AAPL"), Stock("MSFT"), Stock("SAP", currency="EUR", exchange="IBIS")
 T0 = datetime(2024, 1, 2, tzinfo=UTC)

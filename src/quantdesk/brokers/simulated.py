@@ -17,13 +17,14 @@ inputs give the same reports, ids included (client order ids are the caller's).
 **Ids.** Like IB, every order gets an increasing ``order_id`` (from ``first_order_id``) and a unique ``perm_id``
 (from ``first_perm_id``), also when it is rejected. Execution ids come from the engine (``<id_prefix>-ex-…``).
 
-**Orders.** ``place_order`` refuses, with a REJECTED report (code 201) and its reason, an order for an unknown
-account, one ``capabilities.check`` refuses, one without any price to value it, and one the margin check refuses
-(``quantdesk.brokers.simulated_account``); orders with a parent (bracket exits, OTO children) skip the margin check,
-as they only fill once their parent has. An order list is accepted or rejected as a whole. A duplicate client order
-id raises ``BrokerError`` (code 103): it is a caller's bug, and the first order keeps working. A refused
-modification raises ``OrderRejected`` and leaves the order as it was; refusing a cancel (the order is done) sends
-the order's report again with code 161. An order without an account goes to the first account.
+**Orders.** The venue (``quantdesk.execution.venue``) holds the orders, accounts, margin and fees. ``place_order``
+refuses, with a REJECTED report (code 201) and its reason, an order for an unknown account, one
+``capabilities.check`` refuses, one without any price to value it, and one the venue's margin check refuses;
+orders with a parent (bracket exits, OTO children) skip the margin check, as they only fill once their parent has.
+An order list is accepted or rejected as a whole. A duplicate client order id raises ``BrokerError`` (code 103):
+it is a caller's bug, and the first order keeps working. A refused modification raises ``OrderRejected`` and
+leaves the order as it was; refusing a cancel (the order is done) sends the order's report again with code 161.
+An order without an account goes to the first account.
 
 **Reports.** Listeners receive, synchronously and in order: an ``OrderStatusReport`` for every acceptance,
 rejection, cancel, expiry and modification; for every fill a ``FillReport`` (with its commission), then the order's
@@ -44,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from quantdesk.brokers.base import (
     BrokerReport,
@@ -58,13 +59,11 @@ from quantdesk.brokers.base import (
     WhatIfReport,
 )
 from quantdesk.brokers.capabilities import BrokerCapabilities
-from quantdesk.brokers.simulated_account import Accounts, FxRates, MarginCheck, MarginPolicy
 from quantdesk.brokers.simulated_market import MarketData
-from quantdesk.brokers.simulated_orders import NOT_CANCELLABLE, REJECTED_CODE, OrderJournal
+from quantdesk.brokers.simulated_orders import NOT_CANCELLABLE, OrderJournal, what_if_report
 from quantdesk.domain.accounts import AccountSnapshot
 from quantdesk.domain.events import (
     OrderEvent,
-    OrderModifyRejected,
 )
 from quantdesk.domain.identifiers import AccountId, ClientOrderId, InstrumentId
 from quantdesk.domain.instrument_codes import AssetClass
@@ -72,9 +71,8 @@ from quantdesk.domain.instruments import Instrument
 from quantdesk.domain.market import Bar, BarSize, Quote, TradeTick, require_utc
 from quantdesk.domain.order_lists import OrderList
 from quantdesk.domain.orders import Order
-from quantdesk.domain.values import USD, ZERO, Currency, Numeric, to_decimal
-from quantdesk.errors import BrokerError, ConnectionLost, NotFound, ValidationError
-from quantdesk.errors import OrderRejected as OrderRejectedError
+from quantdesk.domain.values import USD, Currency, Numeric, to_decimal
+from quantdesk.errors import BrokerError, ConnectionLost, NotFound
 from quantdesk.execution import (
     ALWAYS_OPEN,
     AuctionKind,
@@ -83,10 +81,12 @@ from quantdesk.execution import (
     FeeModel,
     IbFixed,
     MatchingConfig,
-    MatchingEngine,
     PerContractFee,
     SessionCalendar,
 )
+from quantdesk.execution.ids import IdSequence, VenueIds
+from quantdesk.execution.margin import MarginPolicy
+from quantdesk.execution.venue import SimulatedVenue
 
 if TYPE_CHECKING:
     from quantdesk.data.bar_store import BarStore
@@ -100,7 +100,7 @@ DEFAULT_ACCOUNT = AccountId("DU1234567")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_DAY = timedelta(days=1)
-_DUPLICATE, _NOT_CONNECTED = 103, 504
+_NOT_CONNECTED = 504
 
 
 def ib_fixed_fees() -> FeeModel:
@@ -112,10 +112,6 @@ def ib_fixed_fees() -> FeeModel:
             AssetClass.FUTURE: PerContractFee.ib_futures(),
         }
     )
-
-
-def _refusal_of(check: MarginCheck | str) -> str | None:
-    return check if isinstance(check, str) else check.refusal
 
 
 class SimulatedBroker:
@@ -154,24 +150,27 @@ class SimulatedBroker:
         self._capabilities = capabilities or BrokerCapabilities(name="simulated", short_selling=policy.short_selling)
         default_cash: Mapping[AccountId | str, Numeric] = {DEFAULT_ACCOUNT: Decimal(1_000_000)}
         cash = default_cash if accounts is None else accounts
-        base = Currency.of(base_currency)
-        self._accounts = Accounts(
-            cash, base, policy, FxRates(base, fx_rates), self._fees, short_selling=self._capabilities.short_selling
-        )
-        self._engine = MatchingEngine(replace(config, fees=self._fees), calendar=calendar)
-        self._calendar = calendar
         self._market = MarketData(bar_store, bars)
+        ids = VenueIds(perm=IdSequence(first_perm_id), order={client_id or 0: IdSequence(first_order_id)})
+        self._venue = SimulatedVenue(
+            cash,
+            base=Currency.of(base_currency),
+            fees=self._fees,
+            price_of=self._market.price,
+            policy=policy,
+            fx_rates=fx_rates,
+            matching=config,
+            calendar=calendar,
+            short_selling=self._capabilities.short_selling,
+            ids=ids,
+            client_id=client_id,
+        )
+        self._accounts, self._engine = self._venue.accounts, self._venue.engine
+        self._calendar = calendar
         self._now = None if start is None else require_utc(start, "start")
         self._listeners: list[ReportListener] = []
         self._connected = False
-        self._journal = OrderJournal(
-            self._engine,
-            self._accounts.ledgers,
-            self._market,
-            first_order_id=first_order_id,
-            first_perm_id=first_perm_id,
-            client_id=client_id,
-        )
+        self._journal = OrderJournal(self._venue, self._market)
 
     # --- state ---------------------------------------------------------------------------------------------------
 
@@ -317,43 +316,15 @@ class SimulatedBroker:
         """Change a working order; raises ``OrderRejected`` (order unchanged) when the change is refused."""
         self._require_connected()
         ts = self._require_clock()
-        record = self._journal.get(client_order_id)
-        if not record.in_engine or record.state.is_terminal:
-            raise OrderRejectedError(
-                f"cannot modify order {client_order_id}: it is {record.state.status.value}",
-                code=REJECTED_CODE,
-                field="client_order_id",
-                value=str(client_order_id),
-                hint="only working orders can be modified",
-            )
         raw = {"quantity": quantity, "limit_price": limit_price, "stop_price": stop_price}
-        changes: dict[str, Any] = {k: v for k, v in raw.items() if v is not None}
-        try:
-            proposed = replace(self._engine.order(client_order_id), **changes)
-        except ValidationError as exc:
-            error = OrderRejectedError(exc.message, code=REJECTED_CODE, field=exc.field, value=exc.value, hint=exc.hint)
-            raise error from exc
-        remaining = proposed.quantity - record.state.filled_quantity
-        if proposed.link.parent_client_order_id is None and remaining > 0:
-            refusal = _refusal_of(self._accounts.check(proposed, self._market.price, remaining))
-            if refusal is not None:
-                raise OrderRejectedError(refusal, code=REJECTED_CODE, field="quantity", value=str(client_order_id))
-        events = self._engine.modify(client_order_id, ts, **changes)
-        refused = next((e for e in events if isinstance(e, OrderModifyRejected)), None)
-        if refused is not None:
-            raise OrderRejectedError(
-                f"modification of {client_order_id} refused: {refused.reason}",
-                code=refused.code or REJECTED_CODE,
-                field="client_order_id",
-                value=str(client_order_id),
-            )
+        record, events = self._venue.modify(client_order_id, ts, {k: v for k, v in raw.items() if v is not None})
         self._apply(events)
         return self._journal.report(record)
 
     async def cancel_order(self, client_order_id: ClientOrderId) -> None:
         """Cancel a working order; a finished order's report comes back with code 161 instead."""
         self._require_connected()
-        record = self._journal.get(client_order_id)
+        record = self._venue.get(client_order_id)
         if not record.in_engine or record.state.is_terminal:
             why = f"cancel refused: order is already {record.state.status.value}"
             self._emit([self._journal.report(record, reason=why, code=NOT_CANCELLABLE)])
@@ -371,13 +342,13 @@ class SimulatedBroker:
     async def order_status(self, client_order_id: ClientOrderId) -> OrderStatusReport:
         """The current report of one order; ``NotFound`` if it was never placed here."""
         self._require_connected()
-        record = self._journal.get(client_order_id)
+        record = self._venue.get(client_order_id)
         return self._journal.report(record, reason=record.reason, code=record.code)
 
     async def open_orders(self) -> list[OrderStatusReport]:
         """Every working order (held bracket exits included), in submission order."""
         self._require_connected()
-        return [self._journal.report(self._journal.get(v.order.client_order_id)) for v in self._engine.open_orders()]
+        return [self._journal.report(self._venue.get(v.order.client_order_id)) for v in self._engine.open_orders()]
 
     async def completed_orders(self) -> list[OrderStatusReport]:
         """Every order that ended (filled, cancelled, rejected, expired), in submission order."""
@@ -401,22 +372,7 @@ class SimulatedBroker:
         self._require_connected()
         order = self._owned(order)
         refusal = self._refusal(order, check_margin=False)
-        check = self._accounts.check(order, self._market.price) if refusal is None else refusal
-        if isinstance(check, str):
-            return WhatIfReport(
-                init_margin_change=ZERO,
-                maint_margin_change=ZERO,
-                equity_with_loan_after=None,
-                commission=None,
-                warning=check,
-            )
-        return WhatIfReport(
-            init_margin_change=check.after.initial_margin - check.before.initial_margin,
-            maint_margin_change=check.after.maintenance_margin - check.before.maintenance_margin,
-            equity_with_loan_after=check.after.net_liquidation,
-            commission=check.commission,
-            warning=check.refusal,
-        )
+        return what_if_report(self._venue.check(order) if refusal is None else refusal)
 
     # --- data feeds ----------------------------------------------------------------------------------------------
 
@@ -467,20 +423,9 @@ class SimulatedBroker:
 
     def _place(self, orders: list[Order]) -> list[OrderStatusReport]:
         ts = self._require_clock()
-        seen: set[ClientOrderId] = set()
-        for order in orders:
-            cid = order.client_order_id
-            if cid in self._journal or cid in seen:
-                raise BrokerError(
-                    f"order {cid} was already placed",
-                    code=_DUPLICATE,
-                    field="client_order_id",
-                    value=str(cid),
-                    hint="use modify_order to change it, or give the new order its own client_order_id",
-                )
-            seen.add(cid)
+        self._venue.require_new(orders)
         owned = [self._owned(o) for o in orders]
-        records = [self._journal.register(o, ts) for o in owned]
+        records = [self._venue.register(o, ts) for o in owned]
         refusals = [self._refusal(o, check_margin=o.link.parent_client_order_id is None) for o in owned]
         first = next((r for r in refusals if r is not None), None)
         if first is not None:
@@ -505,7 +450,7 @@ class SimulatedBroker:
             self._capabilities.check(order)
         except BrokerError as exc:
             return str(exc)
-        return _refusal_of(self._accounts.check(order, self._market.price)) if check_margin else None
+        return self._venue.margin_refusal(order) if check_margin else None
 
     def _apply(self, events: list[OrderEvent]) -> list[BrokerReport]:
         """Report what the engine did: update accounts and order states, send the reports and return them."""

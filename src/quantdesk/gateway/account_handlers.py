@@ -28,7 +28,7 @@ def _position_messages(server: GatewayServer, account_id: str, con_id: int | Non
     for h in server.accounts.get(account_id).holdings.values():
         spec = server.catalog.get(h.con_id)
         if spec is not None and (con_id is None or h.con_id == con_id):
-            out.append(replies.position(account_id, spec, h.quantity, h.avg_cost))
+            out.append(replies.position(account_id, spec, float(h.quantity), float(h.avg_cost)))
     return out
 
 

@@ -1,9 +1,13 @@
-"""Accounts, cash and positions, and the account values IB reports for them.
+"""The gateway's accounts as IB reports them, kept in the simulated venue's Decimal ledger.
 
-Plain mutable dataclasses: the order handling updates them through :meth:`AccountBook.apply_fill` (or
-:meth:`AccountBook.set_position`) and then calls the server's ``publish_*`` methods so subscribers see the change.
-Valuation is deliberately simple: one base currency, every position valued at the model's last price times the
-multiplier, Reg-T-like margin rates per security type. Average costs include the multiplier, as IB reports them.
+Every account is a venue :class:`~quantdesk.execution.ledger.Ledger` (cash in the account's currency, one domain
+``Position`` per conId); the order desk books the engine's fills into it through :meth:`AccountBook.book` (and
+tests and faults through :meth:`AccountBook.apply_fill` or :meth:`AccountBook.set_position`), and every change is
+pushed to subscribers through the listeners. Positions are kept per unit *including* the multiplier (IB's average
+cost), so a holding needs no contract to be booked. Valuation: one base currency, every position valued at the
+model's last price times the multiplier; margin from the venue's one :class:`~quantdesk.execution.margin.MarginPolicy`
+(Reg-T-like rates per security type), so account values, the margin check and what-if agree with the simulated
+broker. ``BuyingPower`` is the policy's day-trading figure (4 × available funds under Reg-T).
 """
 
 from __future__ import annotations
@@ -11,12 +15,21 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from quantdesk.atomic_files import atomic_write_json
+from quantdesk.domain.fills import Fill
+from quantdesk.domain.identifiers import AccountId, ClientOrderId, ExecutionId, InstrumentId
+from quantdesk.domain.positions import Position
+from quantdesk.domain.side import OrderSide
+from quantdesk.domain.values import ZERO, Currency, Money, Numeric, to_decimal
 from quantdesk.errors import NotFound, ValidationError
+from quantdesk.execution.ledger import Ledger
+from quantdesk.execution.margin import Exposure, MarginCheck, MarginPolicy, Valuation, value_exposures
 
 __all__ = [
     "LEDGER_TAGS",
@@ -33,13 +46,10 @@ __all__ = [
     "save_state",
 ]
 
-# security type -> (initial, maintenance) margin as a fraction of gross market value
-MARGIN_RATES: dict[str, tuple[float, float]] = {
-    "STK": (0.50, 0.25),
-    "OPT": (1.00, 1.00),
-    "FUT": (0.06, 0.05),
-    "CASH": (0.03, 0.025),
+MARGIN_RATES: Mapping[str, tuple[Decimal, Decimal]] = {
+    kind.value: rates for kind, rates in MarginPolicy.reg_t().rates.items()
 }
+"""security type -> (initial, maintenance) margin: the venue's one table (``execution.margin.REG_T_RATES``)."""
 SUMMARY_TAGS = (
     "AccountType", "NetLiquidation", "TotalCashValue", "SettledCash", "AccruedCash", "BuyingPower",
     "EquityWithLoanValue", "PreviousDayEquityWithLoanValue", "GrossPositionValue", "RegTEquity", "RegTMargin", "SMA",
@@ -59,25 +69,89 @@ _UNITLESS = frozenset(
 )
 
 
-@dataclass(slots=True)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _key(con_id: int) -> InstrumentId:
+    return InstrumentId(f"CONID.{con_id}")
+
+
+def _dec(value: Numeric) -> Decimal:
+    return to_decimal(value, "amount")
+
+
 class Holding:
-    """A position in one contract: signed quantity, average cost per unit *including* the multiplier."""
+    """A live view of one position: signed quantity, average cost per unit *including* the multiplier, and the
+    realized P&L net of commissions."""
 
-    con_id: int
-    quantity: float
-    avg_cost: float
-    realized_pnl: float = 0.0
+    __slots__ = ("_ledger", "con_id")
+
+    def __init__(self, ledger: Ledger, con_id: int) -> None:
+        self._ledger, self.con_id = ledger, con_id
+
+    @property
+    def _position(self) -> Position:
+        return self._ledger.positions[_key(self.con_id)]
+
+    @property
+    def quantity(self) -> Decimal:
+        """The signed quantity held."""
+        return self._position.quantity
+
+    @property
+    def avg_cost(self) -> Decimal:
+        """The average cost per unit, multiplier included (0 when flat)."""
+        return self._position.average_cost
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Realized P&L minus commissions so far."""
+        return self._position.realised_pnl_net.amount
+
+    def __repr__(self) -> str:
+        return f"Holding({self.con_id}, {self.quantity}, {self.avg_cost}, {self.realized_pnl})"
 
 
-@dataclass(slots=True)
 class Account:
-    """One account: cash in the base currency, holdings by conId and the realized P&L so far."""
+    """One account: a venue ledger with cash in the account's currency and one position per conId."""
 
-    account_id: str
-    cash: float
-    currency: str = "USD"
-    holdings: dict[int, Holding] = field(default_factory=dict)
-    realized_pnl: float = 0.0
+    __slots__ = ("ledger",)
+
+    def __init__(self, account_id: str, cash: Numeric, currency: str = "USD") -> None:
+        ccy = Currency.of(currency)
+        self.ledger = Ledger(AccountId(account_id), ccy, {ccy: _dec(cash)})
+
+    @property
+    def account_id(self) -> str:
+        """The account code."""
+        return self.ledger.account.value
+
+    @property
+    def currency(self) -> str:
+        """The account's (base) currency code."""
+        return self.ledger.base.code
+
+    @property
+    def cash(self) -> Decimal:
+        """Cash in the account's currency."""
+        return self.ledger.cash.get(self.ledger.base, ZERO)
+
+    @cash.setter
+    def cash(self, value: Numeric) -> None:
+        self.ledger.cash[self.ledger.base] = _dec(value)
+
+    @property
+    def holdings(self) -> dict[int, Holding]:
+        """Every position by conId (closed ones included, with quantity 0), as live views."""
+        return {
+            int(iid.value.split(".")[1]): Holding(self.ledger, int(iid.value.split(".")[1]))
+            for iid in self.ledger.positions
+        }
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """The realized P&L of every position, net of commissions."""
+        return sum((p.realised_pnl_net.amount for p in self.ledger.positions.values()), ZERO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +165,7 @@ class ValueLine:
 
 @dataclass(frozen=True, slots=True)
 class PortfolioLine:
-    """What ``updatePortfolio`` reports for one holding."""
+    """What ``updatePortfolio`` reports for one holding (wire figures: floats)."""
 
     con_id: int
     quantity: float
@@ -110,18 +184,28 @@ class InstrumentInfo:
     multiplier: float
 
 
-def _money(v: float) -> str:
+def _money(v: Decimal) -> str:
     return f"{v:.2f}"
 
 
-class AccountBook:
-    """All accounts of the gateway, keyed by account id, in the order given."""
+PriceOf = Callable[[int], float]
+InfoOf = Callable[[int], InstrumentInfo]
 
-    def __init__(self, cash: Mapping[str, float], currency: str = "USD") -> None:
+
+def _price(price_of: PriceOf, con_id: int) -> Decimal:
+    px = price_of(con_id)
+    return ZERO if math.isnan(px) else Decimal(repr(float(px)))
+
+
+class AccountBook:
+    """All accounts of the gateway, keyed by account id, in the order given, under one margin policy."""
+
+    def __init__(self, cash: Mapping[str, float], currency: str = "USD", policy: MarginPolicy | None = None) -> None:
         if not cash:
             raise ValidationError("at least one account is needed", field="accounts", hint="pass DU… account ids")
         self.currency = currency
-        self.accounts: dict[str, Account] = {a: Account(a, float(c), currency) for a, c in cash.items()}
+        self.policy = policy or MarginPolicy.reg_t()
+        self.accounts: dict[str, Account] = {a: Account(a, c, currency) for a, c in cash.items()}
         self._listeners: list[Callable[[str, int | None], None]] = []
 
     @property
@@ -146,91 +230,135 @@ class AccountBook:
         for listener in list(self._listeners):
             listener(account_id, con_id)
 
-    def set_cash(self, account_id: str, cash: float) -> None:
+    def set_cash(self, account_id: str, cash: Numeric) -> None:
         """Overwrite an account's cash balance."""
-        self.get(account_id).cash = float(cash)
+        self.get(account_id).cash = cash
         self._changed(account_id, None)
 
-    def set_position(self, account_id: str, con_id: int, quantity: float, avg_cost: float) -> Holding:
-        """Overwrite a holding (quantity 0 removes it but keeps its realized P&L on the account)."""
-        acct = self.get(account_id)
-        holding = acct.holdings.get(con_id) or Holding(con_id, 0.0, 0.0)
-        holding.quantity, holding.avg_cost = float(quantity), float(avg_cost) if quantity else 0.0
-        acct.holdings[con_id] = holding
+    def set_position(self, account_id: str, con_id: int, quantity: Numeric, avg_cost: Numeric) -> Holding:
+        """Overwrite a holding (quantity 0 keeps it, flat, with its realized P&L)."""
+        ledger = self.get(account_id).ledger
+        qty = _dec(quantity)
+        current = ledger.positions.get(_key(con_id)) or Position.flat(_key(con_id), ledger.base)
+        ledger.positions[_key(con_id)] = replace(
+            current, quantity=qty, cost_basis=qty * _dec(avg_cost) if qty else ZERO
+        )
         self._changed(account_id, con_id)
-        return holding
+        return Holding(ledger, con_id)
 
     def apply_fill(
         self,
         account_id: str,
         con_id: int,
-        quantity: float,
-        price: float,
-        multiplier: float = 1.0,
-        commission: float = 0.0,
-    ) -> float:
+        quantity: Numeric,
+        price: Numeric,
+        multiplier: Numeric = 1,
+        commission: Numeric = 0,
+        ts: datetime = _EPOCH,
+    ) -> Decimal:
         """Book a fill of signed ``quantity`` at ``price``; returns the P&L it realized (before commission)."""
-        acct = self.get(account_id)
-        h = acct.holdings.get(con_id) or Holding(con_id, 0.0, 0.0)
-        unit_cost = price * multiplier
-        realized = 0.0
-        if h.quantity == 0 or (h.quantity > 0) == (quantity > 0):
-            total = h.quantity + quantity
-            h.avg_cost = (h.avg_cost * h.quantity + unit_cost * quantity) / total if total else 0.0
-            h.quantity = total
-        else:
-            closed = min(abs(quantity), abs(h.quantity))
-            sign = 1.0 if h.quantity > 0 else -1.0
-            realized = closed * sign * (unit_cost - h.avg_cost)
-            h.quantity += quantity
-            if h.quantity == 0:
-                h.avg_cost = 0.0
-            elif (h.quantity > 0) != (sign > 0):
-                h.avg_cost = unit_cost
-        h.realized_pnl += realized - commission
-        acct.realized_pnl += realized - commission
-        acct.cash -= quantity * unit_cost + commission
-        acct.holdings[con_id] = h
+        ledger = self.get(account_id).ledger
+        qty, fee = _dec(quantity), _dec(commission)
+        before = ledger.positions.get(_key(con_id))
+        if qty == 0:
+            return ZERO
+        fill = Fill(
+            ExecutionId("booked"),
+            ClientOrderId("booked"),
+            _key(con_id),
+            OrderSide.BUY if qty > 0 else OrderSide.SELL,
+            abs(qty),
+            _dec(price) * _dec(multiplier),
+            ts,
+            currency=ledger.base,
+            commission=Money(fee, ledger.base),
+        )
+        position = ledger.apply(fill)
         self._changed(account_id, con_id)
-        return realized
+        gross_before = ZERO if before is None else before.realised_pnl.amount
+        return position.realised_pnl.amount - gross_before
+
+    def book(self, account_id: str, con_id: int, fill: Fill) -> Decimal:
+        """Book one of the engine's fills (exact Decimals); returns the P&L it realized (before commission)."""
+        signed = fill.quantity if fill.side is OrderSide.BUY else -fill.quantity
+        return self.apply_fill(account_id, con_id, signed, fill.price, fill.multiplier, fill.commission.amount, fill.ts)
 
     # --- valuation -------------------------------------------------------------------------------------------
 
-    def portfolio(
-        self, account_id: str, price_of: Callable[[int], float], info_of: Callable[[int], InstrumentInfo]
-    ) -> list[PortfolioLine]:
+    def portfolio(self, account_id: str, price_of: PriceOf, info_of: InfoOf) -> list[PortfolioLine]:
         """One line per holding (including closed ones, with quantity 0, until the book forgets them)."""
         out = []
         for h in self.get(account_id).holdings.values():
-            info = info_of(h.con_id)
-            px = price_of(h.con_id)
-            px = 0.0 if math.isnan(px) else px
-            mv = h.quantity * px * info.multiplier
+            px = _price(price_of, h.con_id)
+            mv = h.quantity * px * _dec(info_of(h.con_id).multiplier)
+            unrealized = mv - h.quantity * h.avg_cost
             out.append(
-                PortfolioLine(h.con_id, h.quantity, px, mv, h.avg_cost, mv - h.quantity * h.avg_cost, h.realized_pnl)
-            )
+                PortfolioLine(
+                    h.con_id, float(h.quantity), float(px), float(mv), float(h.avg_cost), float(unrealized),
+                    float(h.realized_pnl),
+                )
+            )  # fmt: skip
         return out
 
-    def values(
-        self, account_id: str, price_of: Callable[[int], float], info_of: Callable[[int], InstrumentInfo]
-    ) -> dict[str, ValueLine]:
+    def valuation(
+        self,
+        account_id: str,
+        price_of: PriceOf,
+        info_of: InfoOf,
+        trade: tuple[int, Decimal, Decimal, Decimal] | None = None,
+    ) -> Valuation:
+        """The account's figures now, or after ``trade`` = (conId, signed quantity, price, commission)."""
+        acct = self.get(account_id)
+        cash = acct.cash
+        held = {h.con_id: h.quantity for h in acct.holdings.values()}
+        prices: dict[int, Decimal] = {}
+        if trade is not None:
+            con_id, signed, price, commission = trade
+            cash -= signed * price * _dec(info_of(con_id).multiplier) + commission
+            held[con_id] = held.get(con_id, ZERO) + signed
+            prices[con_id] = price
+        exposures = []
+        for con_id, quantity in held.items():
+            info = info_of(con_id)
+            price = prices[con_id] if con_id in prices else _price(price_of, con_id)
+            exposures.append(Exposure(quantity * price * _dec(info.multiplier), info.sec_type))
+        return value_exposures(cash, exposures, self.policy)
+
+    def assess(
+        self,
+        account_id: str,
+        trade: tuple[int, Decimal, Decimal, Decimal],
+        price_of: PriceOf,
+        info_of: InfoOf,
+        commission: Money,
+    ) -> MarginCheck:
+        """The venue's margin decision on ``trade`` (see :meth:`valuation`) in this account."""
+        con_id, signed = trade[0], trade[1]
+        holding = self.get(account_id).ledger.positions.get(_key(con_id))
+        return MarginCheck.decide(
+            self.valuation(account_id, price_of, info_of),
+            self.valuation(account_id, price_of, info_of, trade),
+            commission,
+            held=ZERO if holding is None else holding.quantity,
+            signed_quantity=signed,
+            short_selling=self.policy.short_selling,
+            account=account_id,
+            base=self.currency,
+            label=f"conId {con_id}",
+        )
+
+    def values(self, account_id: str, price_of: PriceOf, info_of: InfoOf) -> dict[str, ValueLine]:
         """The summary tags of one account, by tag name (see :data:`SUMMARY_TAGS`)."""
         acct = self.get(account_id)
-        lines = self.portfolio(account_id, price_of, info_of)
-        gross = sum(abs(p.market_value) for p in lines)
-        sum(p.market_value for p in lines if info_of(p.con_id).sec_type == "STK")
-        init = maint = 0.0
-        for p in lines:
-            rate_init, rate_maint = MARGIN_RATES.get(info_of(p.con_id).sec_type, (0.5, 0.25))
-            init += abs(p.market_value) * rate_init
-            maint += abs(p.market_value) * rate_maint
-        net = acct.cash + sum(p.market_value for p in lines)
-        available, excess = net - init, net - maint
-        figures: dict[str, float | str] = {
+        v = self.valuation(account_id, price_of, info_of)
+        net, gross, init, maint = v.net_liquidation, v.gross_position_value, v.initial_margin, v.maintenance_margin
+        available, excess = v.available_funds(), v.excess_liquidity()
+        buying_power = max(available, ZERO) * self.policy.day_trading_leverage
+        figures: dict[str, Decimal | str] = {
             "AccountType": "INDIVIDUAL", "NetLiquidation": net, "TotalCashValue": acct.cash, "SettledCash": acct.cash,
-            "AccruedCash": 0.0, "BuyingPower": max(available, 0.0) * 4, "EquityWithLoanValue": net,
+            "AccruedCash": ZERO, "BuyingPower": buying_power, "EquityWithLoanValue": net,
             "PreviousDayEquityWithLoanValue": net, "GrossPositionValue": gross, "RegTEquity": net, "RegTMargin": init,
-            "SMA": max(net - init, 0.0), "InitMarginReq": init, "MaintMarginReq": maint, "AvailableFunds": available,
+            "SMA": max(net - init, ZERO), "InitMarginReq": init, "MaintMarginReq": maint, "AvailableFunds": available,
             "ExcessLiquidity": excess, "Cushion": f"{excess / net:.6f}" if net else "0",
             "FullInitMarginReq": init, "FullMaintMarginReq": maint, "FullAvailableFunds": available,
             "FullExcessLiquidity": excess, "LookAheadNextChange": "0", "LookAheadInitMarginReq": init,
@@ -246,25 +374,26 @@ class AccountBook:
             for tag, v in figures.items()
         }
 
-    def ledger(
-        self, account_id: str, price_of: Callable[[int], float], info_of: Callable[[int], InstrumentInfo]
-    ) -> list[ValueLine]:
+    def ledger(self, account_id: str, price_of: PriceOf, info_of: InfoOf) -> list[ValueLine]:
         """The ``$LEDGER`` tags, once for ``BASE`` and once for the account's currency."""
         acct = self.get(account_id)
-        lines = self.portfolio(account_id, price_of, info_of)
-        stock = sum(p.market_value for p in lines if info_of(p.con_id).sec_type == "STK")
-        unrealized = sum(p.unrealized_pnl for p in lines)
-        net = acct.cash + sum(p.market_value for p in lines)
+        stock = unrealized = market = ZERO
+        for h in acct.holdings.values():
+            info = info_of(h.con_id)
+            mv = h.quantity * _price(price_of, h.con_id) * _dec(info.multiplier)
+            market += mv
+            unrealized += mv - h.quantity * h.avg_cost
+            if info.sec_type == "STK":
+                stock += mv
         figures = {
             "CashBalance": _money(acct.cash), "TotalCashBalance": _money(acct.cash),
-            "NetLiquidationByCurrency": _money(net), "StockMarketValue": _money(stock), "FuturesPNL": "0.00",
-            "UnrealizedPnL": _money(unrealized), "RealizedPnL": _money(acct.realized_pnl), "ExchangeRate": "1.00",
+            "NetLiquidationByCurrency": _money(acct.cash + market), "StockMarketValue": _money(stock),
+            "FuturesPNL": "0.00", "UnrealizedPnL": _money(unrealized), "RealizedPnL": _money(acct.realized_pnl),
+            "ExchangeRate": "1.00",
         }  # fmt: skip
         return [ValueLine(t, v, c) for c in ("BASE", acct.currency) for t, v in figures.items()]
 
-    def update_values(
-        self, account_id: str, price_of: Callable[[int], float], info_of: Callable[[int], InstrumentInfo]
-    ) -> list[ValueLine]:
+    def update_values(self, account_id: str, price_of: PriceOf, info_of: InfoOf) -> list[ValueLine]:
         """Everything ``reqAccountUpdates`` reports: identity tags, the summary tags and the ledger."""
         acct = self.get(account_id)
         head = [
@@ -282,14 +411,19 @@ class AccountBook:
     # --- persistence -----------------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready snapshot of every account."""
+        """A JSON-ready snapshot of every account (numbers as JSON floats, the state file's format)."""
         return {
             a.account_id: {
-                "cash": a.cash,
+                "cash": float(a.cash),
                 "currency": a.currency,
-                "realized_pnl": a.realized_pnl,
+                "realized_pnl": float(a.realized_pnl),
                 "holdings": [
-                    {"con_id": h.con_id, "quantity": h.quantity, "avg_cost": h.avg_cost, "realized_pnl": h.realized_pnl}
+                    {
+                        "con_id": h.con_id,
+                        "quantity": float(h.quantity),
+                        "avg_cost": float(h.avg_cost),
+                        "realized_pnl": float(h.realized_pnl),
+                    }
                     for h in a.holdings.values()
                 ],
             }
@@ -299,16 +433,15 @@ class AccountBook:
     def load_json(self, data: Mapping[str, Any]) -> None:
         """Restore accounts from :meth:`to_json` output (accounts it does not name keep their state)."""
         for account_id, raw in data.items():
-            acct = self.accounts.setdefault(account_id, Account(account_id, 0.0, self.currency))
-            acct.cash = float(raw["cash"])
-            acct.currency = str(raw.get("currency", self.currency))
-            acct.realized_pnl = float(raw.get("realized_pnl", 0.0))
-            acct.holdings = {
-                int(h["con_id"]): Holding(
-                    int(h["con_id"]), float(h["quantity"]), float(h["avg_cost"]), float(h.get("realized_pnl", 0.0))
-                )
-                for h in raw.get("holdings", [])
-            }
+            acct = Account(account_id, raw["cash"], str(raw.get("currency", self.currency)))
+            for h in raw.get("holdings", []):
+                iid, qty = _key(int(h["con_id"])), _dec(h["quantity"])
+                ccy = acct.ledger.base
+                acct.ledger.positions[iid] = Position(
+                    iid, ccy, quantity=qty, cost_basis=qty * _dec(h["avg_cost"]) if qty else ZERO,
+                    realised_pnl=Money(_dec(h.get("realized_pnl", 0)), ccy),
+                )  # fmt: skip
+            self.accounts[account_id] = acct
 
 
 def save_state(path: Path, state: Mapping[str, Any]) -> None:

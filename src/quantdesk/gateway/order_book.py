@@ -3,37 +3,26 @@
 The matching engine (``quantdesk.execution``) decides fills; this book keeps what TWS keeps besides: the order as
 the client sent it (wire fields), its owner and ids, the IB status string, cumulative fills and the executions.
 Orders are keyed by ``(clientId, orderId)`` — IB's order ids are per client id — and by ``permId``. permIds and
-execIds are unique across gateway instances and restarts, as IB's are: each book starts from a random permId and a
-random execId prefix, both kept in the state file, and its counters only move forward. A held order
+execIds come from the venue's id sequences (:class:`~quantdesk.execution.ids.VenueIds`) and are unique across
+gateway instances and restarts, as IB's are: each book starts from a random permId and a random execId prefix,
+both kept in the state file, and its counters only move forward. A held order
 (``transmit=0``) waits here, outside the engine, until the order that transmits its list arrives.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.orders import Order
+from quantdesk.execution.ids import FIRST_PERM_ID, VenueIds
 from quantdesk.gateway.order_wire import WireContract, WireOrder
 
 __all__ = ["DONE_STATUSES", "FIRST_PERM_ID", "ExecutionRecord", "GatewayOrder", "GatewayOrderBook"]
 
 DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
-FIRST_PERM_ID = 1_000_000_000
-"""The lowest permId a book starts from: ten digits like IB's, below 2**31 for a billion orders."""
-
-
-def _first_perm_id() -> int:
-    """A random start in [1e9, 2e9): two instances collide only if their ranges of issued ids overlap."""
-    return FIRST_PERM_ID + secrets.randbelow(1_000_000_000)
-
-
-def _exec_prefix() -> int:
-    """A random 32-bit execId prefix (never 0, so it always reads as an instance's mark)."""
-    return secrets.randbelow(0xFFFFFFFF) + 1
 
 
 @dataclass(slots=True, eq=False)
@@ -135,26 +124,47 @@ class ExecutionRecord:
 class GatewayOrderBook:
     """Every order and execution of the gateway, with the id counters that must survive a restart."""
 
-    next_perm_id: int = field(default_factory=_first_perm_id)
-    next_exec: int = 1
-    exec_prefix: int = field(default_factory=_exec_prefix)
+    ids: VenueIds = field(default_factory=VenueIds)
     by_key: dict[tuple[int, int], GatewayOrder] = field(default_factory=dict)
     by_perm: dict[int, GatewayOrder] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
     executions: list[ExecutionRecord] = field(default_factory=list)
     live: dict[int, set[int]] = field(default_factory=dict)
 
+    @property
+    def next_perm_id(self) -> int:
+        """The next permId this book hands out."""
+        return self.ids.perm.next
+
+    @next_perm_id.setter
+    def next_perm_id(self, value: int) -> None:
+        self.ids.perm.next = value
+
+    @property
+    def next_exec(self) -> int:
+        """The counter of the next execId."""
+        return self.ids.exec_ids.sequence.next
+
+    @next_exec.setter
+    def next_exec(self, value: int) -> None:
+        self.ids.exec_ids.sequence.next = value
+
+    @property
+    def exec_prefix(self) -> int:
+        """This instance's execId prefix."""
+        return self.ids.exec_ids.prefix
+
+    @exec_prefix.setter
+    def exec_prefix(self, value: int) -> None:
+        self.ids.exec_ids.prefix = value
+
     def new_perm_id(self) -> int:
         """A server-wide unique permId."""
-        perm = self.next_perm_id
-        self.next_perm_id += 1
-        return perm
+        return self.ids.new_perm_id()
 
     def new_exec_id(self) -> str:
         """A unique execId in IB's dotted form: this instance's prefix, then its counter."""
-        n = self.next_exec
-        self.next_exec += 1
-        return f"{self.exec_prefix:08x}.{n:08x}.01.01"
+        return self.ids.new_exec_id()
 
     def add(self, record: GatewayOrder) -> None:
         """Register an order (replacing an earlier, finished one with the same key)."""

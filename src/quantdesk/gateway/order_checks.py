@@ -1,139 +1,164 @@
-"""The gateway's pre-trade checks and what-if previews, as TWS runs them before an order goes out.
+"""The gateway's pre-trade checks and what-if previews, decided by the simulated venue's rules.
 
 * **Price band**: a limit or stop price more than ``GatewayConfig.max_price_deviation`` (default 50 %) away from the
-  market price is refused (stocks, futures and forex; options are not checked, their prices are too small).
-* **Margin**: an order that increases the position's exposure is refused when the account's initial margin after
-  the order would exceed its equity with loan value (``GatewayConfig.margin_check``). The margin of an order is its
-  change of gross exposure at the market price times the Reg-T-like rate of its security type
-  (:data:`~quantdesk.gateway.accounts.MARGIN_RATES`), the same rates the account values use. Working orders are
-  not counted (TWS does count them).
-* **What-if**: the same margin figures before, change and after, and the commission of the whole order at the
-  market price, as the numeric order state ``ib_async``'s ``whatIfOrderAsync`` waits for.
+  market price is refused (stocks, futures and forex; options are not checked, their prices are too small):
+  :func:`quantdesk.execution.venue.price_band_refusal`.
+* **Margin** (``GatewayConfig.margin_check``): the venue's ``MarginCheck`` on the account's ledger, as the
+  simulated broker runs it. The order is valued as a complete fill at its reference price (the highest of the
+  market price, its limit and its stop) with its commission; it is refused when the initial margin afterwards
+  would exceed the equity with loan value afterwards and the order raises the initial margin. Working orders are
+  not counted (TWS does count them). The refusal carries TWS's wording with the figures after the order.
+* **What-if**: the same check's margins before, change and after, its equity change (the commission) and the
+  commission, as the numeric order state ``ib_async``'s ``whatIfOrderAsync`` waits for.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.orders import Order
-from quantdesk.gateway.accounts import MARGIN_RATES
+from quantdesk.execution.ledger import reference_price
+from quantdesk.execution.margin import MarginCheck
+from quantdesk.execution.venue import price_band_refusal
 from quantdesk.gateway.contracts import ContractSpec
-from quantdesk.gateway.order_mapping import GatewayFees, OrderRefused, instrument_for
-from quantdesk.gateway.order_wire import WireOrderState
+from quantdesk.gateway.handlers import NO_SECURITY_DEFINITION
+from quantdesk.gateway.order_mapping import (
+    GatewayFees,
+    OrderRefused,
+    contract_query,
+    domain_order,
+    instrument_for,
+    reply_contract,
+)
+from quantdesk.gateway.order_replies import open_order
+from quantdesk.gateway.order_wire import WireContract, WireOrder, WireOrderState
 
 if TYPE_CHECKING:
     from quantdesk.gateway.server import GatewayServer
+    from quantdesk.gateway.session import Session
 
-__all__ = ["MarginImpact", "check_margin", "check_price", "margin_impact", "what_if_state"]
+__all__ = [
+    "account_of",
+    "assess",
+    "check_margin",
+    "check_price",
+    "market_price",
+    "reject_json",
+    "resolve",
+    "what_if_reply",
+    "what_if_state",
+]
 
-_PRICE_CHECKED = frozenset({"STK", "FUT", "CASH"})
-
-
-@dataclass(frozen=True, slots=True)
-class MarginImpact:
-    """An account's margin and equity now, and how an order would change its margin."""
-
-    init: float
-    maint: float
-    equity: float
-    init_change: float
-    maint_change: float
-
-    @property
-    def insufficient(self) -> bool:
-        """Whether the order raises the initial margin above the equity with loan value."""
-        return self.init_change > 0 and self.init + self.init_change > self.equity
+_ONE = Decimal(1)
 
 
-def _market_price(server: GatewayServer, spec: ContractSpec, order: Order) -> float:
+def reject_json(refusal: OrderRefused) -> str:
+    """The ``advancedOrderRejectJson`` of a 201 (what ``ib_async`` stores as ``trade.advancedError``)."""
+    return json.dumps({"rejectCode": refusal.code, "rejectReason": refusal.reason}) if refusal.code == 201 else ""
+
+
+def resolve(server: GatewayServer, contract: WireContract) -> ContractSpec:
+    """The catalogue's contract of an order; 200 when there is none."""
+    spec = server.catalog.resolve(contract_query(contract))
+    if spec is None:
+        raise OrderRefused(200, NO_SECURITY_DEFINITION)
+    return spec
+
+
+def account_of(server: GatewayServer, order: WireOrder) -> str:
+    """The order's account (the first one when it names none); 201 for an account this gateway does not manage."""
+    account = order.account or server.accounts.ids[0]
+    if account not in server.accounts.accounts:
+        raise OrderRefused(201, f"account {account} is not managed by this gateway")
+    return account
+
+
+def market_price(server: GatewayServer, spec: ContractSpec) -> Decimal | None:
+    """The model's current price of a contract (None when it has none)."""
     price = server.price_of(spec.con_id)
-    if math.isfinite(price) and price > 0:
-        return price
-    return float(order.limit_price or order.stop_price or 0)
+    return Decimal(repr(price)) if math.isfinite(price) and price > 0 else None
 
 
 def check_price(server: GatewayServer, spec: ContractSpec, order: Order) -> None:
     """Refuse (201) a limit or stop price too far from the market."""
-    limit = server.config.max_price_deviation
-    if limit <= 0 or spec.sec_type not in _PRICE_CHECKED:
-        return
-    market = server.price_of(spec.con_id)
-    if not math.isfinite(market) or market <= 0:
-        return
-    for name in ("limit_price", "stop_price"):
-        price = getattr(order, name)
-        if price is not None and abs(float(price) / market - 1.0) > limit:
-            label = name.replace("_", " ")
-            raise OrderRefused(
-                201, f"the {label} {price} is more than {limit:.0%} away from the market price {market:.2f}"
-            )
+    reason = price_band_refusal(order, market_price(server, spec), server.config.max_price_deviation)
+    if reason is not None:
+        raise OrderRefused(201, reason)
 
 
-def margin_impact(server: GatewayServer, account: str, spec: ContractSpec, order: Order) -> MarginImpact:
-    """The account's margin now and the order's change of it."""
-    values = server.accounts.values(account, server.price_of, server.instrument_info)
-    holding = server.accounts.get(account).holdings.get(spec.con_id)
-    before = holding.quantity if holding is not None else 0.0
-    after = before + float(order.signed_quantity)
-    rate_init, rate_maint = MARGIN_RATES.get(spec.sec_type, (0.5, 0.25))
-    exposure = (abs(after) - abs(before)) * _market_price(server, spec, order) * spec.multiplier_value
-    return MarginImpact(
-        init=float(values["InitMarginReq"].value),
-        maint=float(values["MaintMarginReq"].value),
-        equity=float(values["EquityWithLoanValue"].value),
-        init_change=exposure * rate_init,
-        maint_change=exposure * rate_maint,
-    )
+def assess(server: GatewayServer, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> MarginCheck:
+    """The venue's margin check of a complete fill of ``order`` in ``account``."""
+    price = reference_price(market_price(server, spec), order) or _ONE
+    instrument = instrument_for(spec)
+    commission = fees.commission(instrument, order.side, order.quantity, price)
+    trade = (spec.con_id, order.signed_quantity, price, commission.amount)
+    return server.accounts.assess(account, trade, server.price_of, server.instrument_info, commission)
 
 
-def check_margin(server: GatewayServer, account: str, spec: ContractSpec, order: Order) -> None:
+def check_margin(server: GatewayServer, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> None:
     """Refuse (201) an order the account cannot margin, with TWS's wording."""
     if not server.config.margin_check:
         return
-    holding = server.accounts.get(account).holdings.get(spec.con_id)
-    before = holding.quantity if holding is not None else 0.0
-    if abs(before + float(order.signed_quantity)) <= abs(before):
-        return  # the order reduces the position: no margin to find
-    m = margin_impact(server, account, spec, order)
-    if m.insufficient:
+    check = assess(server, fees, account, spec, order)
+    if check.refusal is not None:
+        after = check.after
         raise OrderRefused(
             201,
-            f"Your order is not accepted because your Equity with Loan Value of [{m.equity:.2f} USD] is "
-            f"insufficient to cover the Initial Margin requirement of [{m.init + m.init_change:.2f} USD]",
+            f"Your order is not accepted because your Equity with Loan Value of [{after.net_liquidation:.2f} USD] is "
+            f"insufficient to cover the Initial Margin requirement of [{after.initial_margin:.2f} USD]",
         )
+
+
+def _cents(value: Decimal) -> float:
+    return float(round(value, 2))
 
 
 def what_if_state(
     server: GatewayServer, fees: GatewayFees, account: str, spec: ContractSpec, order: Order
 ) -> WireOrderState:
     """The numeric order state of a what-if answer: margins before/change/after and the commission."""
-    m = margin_impact(server, account, spec, order)
-    price = _market_price(server, spec, order) or 1.0
-    instrument = instrument_for(spec)
-    fee = fees.commission(instrument, order.side, order.quantity, Decimal(repr(round(price, 8))))
-    commission = float(fee.amount)
+    check = assess(server, fees, account, spec, order)
+    before, after = check.before, check.after
+    commission = float(check.commission.amount)
     warning = ""
-    if m.insufficient:
-        warning = f"Equity with loan value {m.equity:.2f} is below the initial margin {m.init + m.init_change:.2f}"
-    init, maint, equity = round(m.init, 2), round(m.maint, 2), round(m.equity, 2)
-    init_change, maint_change = round(m.init_change, 2), round(m.maint_change, 2)
+    if check.refusal is not None:
+        equity, initial = after.net_liquidation, after.initial_margin
+        warning = f"Equity with loan value {equity:.2f} is below the initial margin {initial:.2f}"
     return WireOrderState(
         status="PreSubmitted",
-        init_margin_before=init,
-        maint_margin_before=maint,
-        equity_with_loan_before=equity,
-        init_margin_change=init_change,
-        maint_margin_change=maint_change,
+        init_margin_before=_cents(before.initial_margin),
+        maint_margin_before=_cents(before.maintenance_margin),
+        equity_with_loan_before=_cents(before.net_liquidation),
+        init_margin_change=_cents(check.init_change),
+        maint_margin_change=_cents(check.maint_change),
         equity_with_loan_change=-commission,
-        init_margin_after=round(init + init_change, 2),
-        maint_margin_after=round(maint + maint_change, 2),
-        equity_with_loan_after=round(equity - commission, 2),
+        init_margin_after=_cents(after.initial_margin),
+        maint_margin_after=_cents(after.maintenance_margin),
+        equity_with_loan_after=_cents(after.net_liquidation),
         commission=commission,
         min_commission=commission,
         max_commission=commission,
-        commission_currency=fee.currency.code,
+        commission_currency=check.commission.currency.code,
         warning_text=warning,
     )
+
+
+def what_if_reply(
+    server: GatewayServer, fees: GatewayFees, session: Session, contract: WireContract, order: WireOrder
+) -> None:
+    """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
+    try:
+        spec = resolve(server, contract)
+        account = account_of(server, order)
+        domain = domain_order(order, instrument_for(spec), client_order_id=ClientOrderId("whatif"))
+    except OrderRefused as refusal:
+        session.error(order.order_id, refusal.code, refusal.message, reject_json(refusal))
+        return
+    state = what_if_state(server, fees, account, spec, domain)
+    wire = dataclasses.replace(order, account=account, client_id=session.client_id or 0, perm_id=0)
+    session.send(open_order(reply_contract(spec, contract), wire, state))

@@ -18,7 +18,6 @@ global cancel; what-if previews. Replies go out through :class:`~quantdesk.gatew
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -42,20 +41,17 @@ from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.side import OrderSide
 from quantdesk.execution import AuctionKind, FixedHours, MatchingConfig, MatchingEngine, OrderActivated
 from quantdesk.gateway.clock import SESSION_SECONDS
-from quantdesk.gateway.contracts import ContractSpec
-from quantdesk.gateway.handlers import NO_SECURITY_DEFINITION
 from quantdesk.gateway.order_book import ExecutionRecord, GatewayOrder, GatewayOrderBook
-from quantdesk.gateway.order_checks import check_margin, check_price, what_if_state
+from quantdesk.gateway.order_checks import account_of, check_margin, check_price, reject_json, resolve, what_if_reply
 from quantdesk.gateway.order_mapping import (
     GatewayFees,
     OrderRefused,
-    contract_query,
     domain_order,
     instrument_for,
     reply_contract,
 )
 from quantdesk.gateway.order_messages import OrderMessenger
-from quantdesk.gateway.order_replies import open_order, order_status
+from quantdesk.gateway.order_replies import order_status
 from quantdesk.gateway.order_wire import WireContract, WireOrder
 
 if TYPE_CHECKING:
@@ -65,11 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["OrderDesk", "reject_json"]
 
 _MAX_AUCTION_ROWS = 5
-
-
-def reject_json(refusal: OrderRefused) -> str:
-    """The ``advancedOrderRejectJson`` of a 201 (what ``ib_async`` stores as ``trade.advancedError``)."""
-    return json.dumps({"rejectCode": refusal.code, "rejectReason": refusal.reason}) if refusal.code == 201 else ""
 
 
 def _cancel_reason(reason: str) -> str:
@@ -165,21 +156,9 @@ class OrderDesk:
         else:
             record.held = True
 
-    def _resolve(self, contract: WireContract) -> ContractSpec:
-        spec = self.server.catalog.resolve(contract_query(contract))
-        if spec is None:
-            raise OrderRefused(200, NO_SECURITY_DEFINITION)
-        return spec
-
-    def _account(self, order: WireOrder) -> str:
-        account = order.account or self.server.accounts.ids[0]
-        if account not in self.server.accounts.accounts:
-            raise OrderRefused(201, f"account {account} is not managed by this gateway")
-        return account
-
     def _new_record(self, client_id: int, contract: WireContract, order: WireOrder) -> GatewayOrder:
-        spec = self._resolve(contract)
-        account = self._account(order)
+        spec = resolve(self.server, contract)
+        account = account_of(self.server, order)
         parent = None
         if order.parent_id:
             parent = self.book.get(client_id, order.parent_id)
@@ -200,7 +179,8 @@ class OrderDesk:
             oca_type=oca_type,
         )
         check_price(self.server, spec, domain)
-        check_margin(self.server, account, spec, domain)
+        if parent is None:  # a child fills only once its parent has: checked as the venue checks it, not at all
+            check_margin(self.server, self.fees, account, spec, domain)
         return GatewayOrder(
             client_id=client_id,
             order_id=order.order_id,
@@ -346,7 +326,6 @@ class OrderDesk:
         record.notional += qty * price
         record.last_fill_price = price
         spec = self.server.catalog.get(record.con_id)
-        multiplier = spec.multiplier_value if spec is not None else 1.0
         venue = record.contract.exchange
         if spec is not None and venue == "SMART":
             venue = spec.primary_exchange or spec.exchange
@@ -371,12 +350,9 @@ class OrderDesk:
         )
         self.book.executions.append(exe)
         self.messages.execution(record, exe)
-        signed = qty if fill.side is OrderSide.BUY else -qty
-        realized = self.server.accounts.apply_fill(
-            record.account, record.con_id, signed, price, multiplier, exe.commission
-        )
+        realized = self.server.accounts.book(record.account, record.con_id, fill)
         if realized:
-            exe.realized_pnl = realized - exe.commission
+            exe.realized_pnl = float(realized - fill.commission.amount)
         self.messages.commission(record, exe)
         if isinstance(event, OrderFilled):
             self._finish(record, "Filled", event.ts)
@@ -503,14 +479,4 @@ class OrderDesk:
 
     def what_if(self, session: Session, contract: WireContract, order: WireOrder) -> None:
         """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
-        try:
-            spec = self._resolve(contract)
-            account = self._account(order)
-            instrument = instrument_for(spec)
-            domain = domain_order(order, instrument, client_order_id=ClientOrderId("whatif"))
-        except OrderRefused as refusal:
-            session.error(order.order_id, refusal.code, refusal.message, reject_json(refusal))
-            return
-        state = what_if_state(self.server, self.fees, account, spec, domain)
-        wire = dataclasses.replace(order, account=account, client_id=session.client_id or 0, perm_id=0)
-        session.send(open_order(reply_contract(spec, contract), wire, state))
+        what_if_reply(self.server, self.fees, session, contract, order)
