@@ -7,7 +7,7 @@ from typing import Any
 
 from ib_async import IB, LimitOrder, Stock
 
-from quantdesk.gateway import ORDER_MESSAGE_IDS, GatewayServer, Request, Session
+from quantdesk.gateway import ORDER_MESSAGE_IDS, ClientSession, GatewayServer, Request, Session
 from quantdesk.gateway.codec import ProtocolError
 
 
@@ -36,13 +36,13 @@ def test_an_extension_takes_over_a_message_and_gets_pump_ticks(running: Any, mak
     ticks: list[float] = []
     replaced: list[object] = []
 
-    def place_order(session: Session, req: Request) -> None:
-        order_id = req.read_int()
-        seen.append((session.client_id, order_id))
-        session.server.use_order_id(session.client_id or 0, order_id)
-        session.error(order_id, 201, "Order rejected - reason:seen by the extension")
-
     def install(server: GatewayServer) -> None:
+        def place_order(session: ClientSession, req: Request) -> None:
+            order_id = req.read_int()
+            seen.append((session.client_id, order_id))
+            server.venue.use_order_id(session.client_id or 0, order_id)
+            session.error(order_id, 201, "Order rejected - reason:seen by the extension")
+
         replaced.append(server.handlers.register(3, place_order))
         server.add_pump_hook(ticks.append)
 

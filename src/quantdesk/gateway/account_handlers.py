@@ -7,23 +7,19 @@ every change made through its :class:`~quantdesk.gateway.accounts.AccountBook`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from quantdesk.gateway import replies
 from quantdesk.gateway.accounts import SUMMARY_TAGS, ValueLine
-
-if TYPE_CHECKING:
-    from quantdesk.gateway.codec import Request
-    from quantdesk.gateway.handlers import HandlerTable
-    from quantdesk.gateway.server import GatewayServer
-    from quantdesk.gateway.session import Session
+from quantdesk.gateway.client import ClientSession
+from quantdesk.gateway.codec import Request
+from quantdesk.gateway.dispatch import HandlerTable
+from quantdesk.gateway.venue_context import VenueContext
 
 __all__ = ["install_account_handlers", "publish_account"]
 
 INVALID_ACCOUNT = "Error validating request.-'bB' : cause - Invalid account code"
 
 
-def _position_messages(server: GatewayServer, account_id: str, con_id: int | None = None) -> list[list[str]]:
+def _position_messages(server: VenueContext, account_id: str, con_id: int | None = None) -> list[list[str]]:
     out = []
     for h in server.accounts.get(account_id).holdings.values():
         spec = server.catalog.get(h.con_id)
@@ -32,7 +28,7 @@ def _position_messages(server: GatewayServer, account_id: str, con_id: int | Non
     return out
 
 
-def _portfolio_messages(server: GatewayServer, account_id: str, con_id: int | None = None) -> list[list[str]]:
+def _portfolio_messages(server: VenueContext, account_id: str, con_id: int | None = None) -> list[list[str]]:
     out = []
     for p in server.accounts.portfolio(account_id, server.price_of, server.instrument_info):
         spec = server.catalog.get(p.con_id)
@@ -46,15 +42,15 @@ def _portfolio_messages(server: GatewayServer, account_id: str, con_id: int | No
     return out
 
 
-def _update_values(server: GatewayServer, account_id: str) -> list[ValueLine]:
+def _update_values(server: VenueContext, account_id: str) -> list[ValueLine]:
     return server.accounts.update_values(account_id, server.price_of, server.instrument_info)
 
 
-def _account_time(server: GatewayServer) -> list[str]:
+def _account_time(server: VenueContext) -> list[str]:
     return replies.update_account_time(f"{server.clock.now():%H:%M}")
 
 
-def _summary_lines(server: GatewayServer, account_id: str, tags: tuple[str, ...]) -> list[ValueLine]:
+def _summary_lines(server: VenueContext, account_id: str, tags: tuple[str, ...]) -> list[ValueLine]:
     values = server.accounts.values(account_id, server.price_of, server.instrument_info)
     out = [values[t] for t in tags if t in values]
     ledger_tags = [t for t in tags if t.startswith("$LEDGER")]
@@ -69,7 +65,7 @@ def _summary_lines(server: GatewayServer, account_id: str, tags: tuple[str, ...]
     return out
 
 
-def _accounts_for(server: GatewayServer, name: str) -> list[str] | None:
+def _accounts_for(server: VenueContext, name: str) -> list[str] | None:
     if name in ("", "All", "ALL"):
         return server.accounts.ids
     return [name] if name in server.accounts.accounts else None
@@ -78,25 +74,23 @@ def _accounts_for(server: GatewayServer, name: str) -> list[str] | None:
 # --- handlers ------------------------------------------------------------------------------------------------
 
 
-def req_positions(session: Session, req: Request) -> None:
+def req_positions(server: VenueContext, session: ClientSession, req: Request) -> None:
     """reqPositions (61): every holding of every account, then positionEnd; subscribes to changes."""
-    server = session.server
     session.positions_subscribed = True
     for account_id in server.accounts.ids:
         session.send_all(_position_messages(server, account_id))
     session.send(replies.position_end())
 
 
-def cancel_positions(session: Session, req: Request) -> None:
+def cancel_positions(server: VenueContext, session: ClientSession, req: Request) -> None:
     """cancelPositions (64)."""
     session.positions_subscribed = False
 
 
-def req_account_updates(session: Session, req: Request) -> None:
+def req_account_updates(server: VenueContext, session: ClientSession, req: Request) -> None:
     """reqAccountUpdates (6): values, portfolio, time and accountDownloadEnd of one account; a subscription."""
     req.read_int()  # version
     subscribe = req.read_bool()
-    server = session.server
     account_id = req.read_str() or server.accounts.ids[0]
     if account_id not in server.accounts.accounts:
         session.error(-1, 321, INVALID_ACCOUNT)
@@ -112,13 +106,12 @@ def req_account_updates(session: Session, req: Request) -> None:
     session.send(replies.account_download_end(account_id))
 
 
-def req_account_updates_multi(session: Session, req: Request) -> None:
+def req_account_updates_multi(server: VenueContext, session: ClientSession, req: Request) -> None:
     """reqAccountUpdatesMulti (76): accountUpdateMulti per value, then accountUpdateMultiEnd; a subscription."""
     req.read_int()  # version
     req_id = req.read_int()
     account = req.read_str()
     model_code = req.read_str()
-    server = session.server
     accounts = _accounts_for(server, account)
     if accounts is None:
         session.error(req_id, 321, INVALID_ACCOUNT)
@@ -130,27 +123,26 @@ def req_account_updates_multi(session: Session, req: Request) -> None:
     session.send(replies.account_update_multi_end(req_id))
 
 
-def cancel_account_updates_multi(session: Session, req: Request) -> None:
+def cancel_account_updates_multi(server: VenueContext, session: ClientSession, req: Request) -> None:
     """cancelAccountUpdatesMulti (77)."""
     req.read_int()  # version
     session.multi_subscriptions.pop(req.read_int(), None)
 
 
-def _send_summary(session: Session, req_id: int, group: str, tags: tuple[str, ...]) -> None:
-    server = session.server
+def _send_summary(server: VenueContext, session: ClientSession, req_id: int, group: str, tags: tuple[str, ...]) -> None:
     for account_id in _accounts_for(server, group) or []:
         for v in _summary_lines(server, account_id, tags):
             session.send(replies.account_summary(req_id, account_id, v.tag, v.value, v.currency))
     session.send(replies.account_summary_end(req_id))
 
 
-def req_account_summary(session: Session, req: Request) -> None:
+def req_account_summary(server: VenueContext, session: ClientSession, req: Request) -> None:
     """reqAccountSummary (62): the requested tags of every account in the group, then accountSummaryEnd."""
     req.read_int()  # version
     req_id = req.read_int()
     group = req.read_str()
     tags = tuple(t.strip() for t in req.read_str().split(",") if t.strip())
-    if _accounts_for(session.server, group) is None:
+    if _accounts_for(server, group) is None:
         session.error(req_id, 321, f"Error validating request.-'bH' : cause - Unknown account group {group!r}")
         return
     unknown = [t for t in tags if t not in SUMMARY_TAGS and not t.startswith("$LEDGER")]
@@ -158,30 +150,26 @@ def req_account_summary(session: Session, req: Request) -> None:
         session.error(req_id, 321, f"Error validating request.-'bH' : cause - Unknown tags {','.join(unknown)}")
         return
     session.summary_subscriptions[req_id] = (group, tags)
-    _send_summary(session, req_id, group, tags)
+    _send_summary(server, session, req_id, group, tags)
 
 
-def cancel_account_summary(session: Session, req: Request) -> None:
+def cancel_account_summary(server: VenueContext, session: ClientSession, req: Request) -> None:
     """cancelAccountSummary (63)."""
     req.read_int()  # version
     session.summary_subscriptions.pop(req.read_int(), None)
 
 
-def install_account_handlers(table: HandlerTable) -> None:
-    """Register the account and position handlers."""
-    table.register(61, req_positions)
-    table.register(64, cancel_positions)
-    table.register(6, req_account_updates)
-    table.register(76, req_account_updates_multi)
-    table.register(77, cancel_account_updates_multi)
-    table.register(62, req_account_summary)
-    table.register(63, cancel_account_summary)
+def install_account_handlers(table: HandlerTable, server: VenueContext) -> None:
+    """Register the account and position handlers, answering from the venue ``server``."""
+    table.bind(server, {61: req_positions, 64: cancel_positions, 6: req_account_updates})
+    table.bind(server, {76: req_account_updates_multi, 77: cancel_account_updates_multi})
+    table.bind(server, {62: req_account_summary, 63: cancel_account_summary})
 
 
 # --- pushes --------------------------------------------------------------------------------------------------
 
 
-def publish_account(server: GatewayServer, account_id: str, con_id: int | None = None) -> None:
+def publish_account(server: VenueContext, account_id: str, con_id: int | None = None) -> None:
     """Push an account's change to every subscriber: position (61) and portfolio (7) of ``con_id`` when given,
     account values (6/73), the account time (8) and the account summary (63/64)."""
     for session in server.sessions.values():
@@ -202,4 +190,4 @@ def publish_account(server: GatewayServer, account_id: str, con_id: int | None =
                     )
         for req_id, (group, tags) in session.summary_subscriptions.items():
             if account_id in (_accounts_for(server, group) or []):
-                _send_summary(session, req_id, group, tags)
+                _send_summary(server, session, req_id, group, tags)

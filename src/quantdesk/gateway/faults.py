@@ -16,19 +16,17 @@ Hooks for other modules (the order handling adds "withhold orderStatus" and "rej
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from quantdesk.gateway import replies
+from quantdesk.gateway.client import ClientRegistry, ClientSession
 
-if TYPE_CHECKING:
-    from quantdesk.gateway.server import GatewayServer
-    from quantdesk.gateway.session import Session
+__all__ = ["CONNECTIVITY_MESSAGES", "ArmedFault", "Faults", "Restart", "SendFilter"]
 
-__all__ = ["CONNECTIVITY_MESSAGES", "ArmedFault", "Faults", "SendFilter"]
-
-SendFilter = Callable[["Session", Sequence[str]], bool]
+SendFilter = Callable[[ClientSession, Sequence[str]], bool]
+Restart = Callable[[float], Awaitable[None]]
 CONNECTIVITY_MESSAGES = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
@@ -50,14 +48,15 @@ class ArmedFault:
 class Faults:
     """The fault switchboard of one gateway."""
 
-    def __init__(self, server: GatewayServer) -> None:
-        self.server = server
+    def __init__(self, clients: ClientRegistry, restart: Restart) -> None:
+        self._clients = clients
+        self._restart = restart
         self.default_delay = 0.0
         self._filters: list[SendFilter] = []
         self._armed: dict[str, ArmedFault] = {}
 
-    def _targets(self, client_id: int | None) -> list[Session]:
-        sessions = list(self.server.sessions.values())
+    def _targets(self, client_id: int | None) -> list[ClientSession]:
+        sessions = list(self._clients.sessions.values())
         return sessions if client_id is None else [s for s in sessions if s.client_id == client_id]
 
     # --- connections -----------------------------------------------------------------------------------------
@@ -95,7 +94,7 @@ class Faults:
 
     async def restart(self, downtime: float = 0.0) -> None:
         """Drop every client, stop listening for ``downtime`` seconds and listen again on the same port."""
-        await self.server.restart(downtime)
+        await self._restart(downtime)
 
     # --- hooks -----------------------------------------------------------------------------------------------
 
@@ -109,7 +108,7 @@ class Faults:
 
         return remove
 
-    def allows(self, session: Session, fields: Sequence[str]) -> bool:
+    def allows(self, session: ClientSession, fields: Sequence[str]) -> bool:
         """Whether every filter lets this message through."""
         return all(f(session, fields) for f in self._filters) if self._filters else True
 

@@ -19,9 +19,9 @@ from quantdesk.gateway.clock import SESSION_SECONDS
 from quantdesk.gateway.codec import frame
 
 if TYPE_CHECKING:
-    from quantdesk.gateway.server import GatewayServer
-    from quantdesk.gateway.session import Session
+    from quantdesk.gateway.client import ClientSession
     from quantdesk.gateway.streams import TickSubscription
+    from quantdesk.gateway.venue_context import VenueContext
 
 __all__ = ["BATCH", "CYCLE_SECONDS", "flood_messages", "install_flood"]
 
@@ -30,15 +30,15 @@ CYCLE_SECONDS = 2_000
 _log = logging.getLogger("quantdesk.gateway.flood")
 
 
-def flood_messages(server: GatewayServer, sub: TickSubscription) -> list[list[str]]:
+def flood_messages(venue: VenueContext, sub: TickSubscription) -> list[list[str]]:
     """Bid and ask ticks for ``CYCLE_SECONDS`` seconds of the session's price path, from the current second."""
-    row, secs = server.calendar.split(server.clock.now_tt())
-    path = server.market.session_path(sub.spec, row)
+    row, secs = venue.calendar.split(venue.clock.now_tt())
+    path = venue.market.session_path(sub.spec, row)
     out: list[list[str]] = []
     start = int(secs)
     for sec in range(start, start + CYCLE_SECONDS):
         price = float(path[sec % (SESSION_SECONDS + 1)])
-        bid, ask = server.market.bid_ask(sub.spec, price)
+        bid, ask = venue.market.bid_ask(sub.spec, price)
         size = 100 * (1 + sec % 9)
         out.append(replies.tick_price(sub.req_id, 1, bid, size, attrib_mask=1))
         out.append(replies.tick_price(sub.req_id, 2, ask, size, attrib_mask=1))
@@ -49,36 +49,35 @@ def _batches(messages: list[list[str]]) -> list[bytes]:
     return [b"".join(frame(m) for m in messages[i : i + BATCH]) for i in range(0, len(messages), BATCH)]
 
 
-async def _flood(server: GatewayServer, session: Session) -> None:
+async def _flood(venue: VenueContext, session: ClientSession) -> None:
     # Pre-framed batches go straight to the session's (coalescing) writer: a benchmark mode, so no fault filters
     # and no reply delays, and no per-message encoding cost on the gateway's side.
-    writer = session._writer
     cycles: dict[int, list[bytes]] = {}
     position = 0
     while session.is_open and session.streams.ticks:
         for sub in list(session.streams.ticks.values()):
             batches = cycles.get(sub.req_id)
             if batches is None:
-                batches = cycles[sub.req_id] = _batches(flood_messages(server, sub))
-            writer.write(batches[position % len(batches)])
+                batches = cycles[sub.req_id] = _batches(flood_messages(venue, sub))
+            session.write_framed(batches[position % len(batches)])
         position += 1
         await session.flush()
 
 
-def install_flood(server: GatewayServer) -> None:
+def install_flood(venue: VenueContext) -> None:
     """Start a flood for every session that streams ticks (checked on every pump tick)."""
     tasks: dict[int, asyncio.Task[Any]] = {}
 
     def start(tt: float) -> None:
         for task_key in [k for k, t in tasks.items() if t.done()]:
             del tasks[task_key]
-        for session in list(server.sessions.values()):
+        for session in list(venue.sessions.values()):
             if session.ready and session.is_open and session.streams.ticks and id(session) not in tasks:
-                task = asyncio.get_running_loop().create_task(_flood(server, session))
+                task = asyncio.get_running_loop().create_task(_flood(venue, session))
                 task.add_done_callback(_report)
                 tasks[id(session)] = task
 
-    server.add_pump_hook(start)
+    venue.add_pump_hook(start)
 
 
 def _report(task: asyncio.Task[Any]) -> None:

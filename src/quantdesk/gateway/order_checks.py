@@ -39,8 +39,8 @@ from quantdesk.gateway.order_replies import open_order
 from quantdesk.gateway.order_wire import WireContract, WireOrder, WireOrderState
 
 if TYPE_CHECKING:
-    from quantdesk.gateway.server import GatewayServer
-    from quantdesk.gateway.session import Session
+    from quantdesk.gateway.client import ClientSession
+    from quantdesk.gateway.venue_context import VenueContext
 
 __all__ = [
     "account_of",
@@ -62,7 +62,7 @@ def reject_json(refusal: OrderRefused) -> str:
     return json.dumps({"rejectCode": refusal.code, "rejectReason": refusal.reason}) if refusal.code == 201 else ""
 
 
-def resolve(server: GatewayServer, contract: WireContract) -> ContractSpec:
+def resolve(server: VenueContext, contract: WireContract) -> ContractSpec:
     """The catalogue's contract of an order; 200 when there is none."""
     spec = server.catalog.resolve(contract_query(contract))
     if spec is None:
@@ -70,7 +70,7 @@ def resolve(server: GatewayServer, contract: WireContract) -> ContractSpec:
     return spec
 
 
-def account_of(server: GatewayServer, order: WireOrder) -> str:
+def account_of(server: VenueContext, order: WireOrder) -> str:
     """The order's account (the first one when it names none); 201 for an account this gateway does not manage."""
     account = order.account or server.accounts.ids[0]
     if account not in server.accounts.accounts:
@@ -78,20 +78,20 @@ def account_of(server: GatewayServer, order: WireOrder) -> str:
     return account
 
 
-def market_price(server: GatewayServer, spec: ContractSpec) -> Decimal | None:
+def market_price(server: VenueContext, spec: ContractSpec) -> Decimal | None:
     """The model's current price of a contract (None when it has none)."""
     price = server.price_of(spec.con_id)
     return Decimal(repr(price)) if math.isfinite(price) and price > 0 else None
 
 
-def check_price(server: GatewayServer, spec: ContractSpec, order: Order) -> None:
+def check_price(server: VenueContext, spec: ContractSpec, order: Order) -> None:
     """Refuse (201) a limit or stop price too far from the market."""
     reason = price_band_refusal(order, market_price(server, spec), server.config.max_price_deviation)
     if reason is not None:
         raise OrderRefused(201, reason)
 
 
-def assess(server: GatewayServer, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> MarginCheck:
+def assess(server: VenueContext, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> MarginCheck:
     """The venue's margin check of a complete fill of ``order`` in ``account``."""
     price = reference_price(market_price(server, spec), order) or _ONE
     instrument = instrument_for(spec)
@@ -100,7 +100,7 @@ def assess(server: GatewayServer, fees: GatewayFees, account: str, spec: Contrac
     return server.accounts.assess(account, trade, server.price_of, server.instrument_info, commission)
 
 
-def check_margin(server: GatewayServer, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> None:
+def check_margin(server: VenueContext, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> None:
     """Refuse (201) an order the account cannot margin, with TWS's wording."""
     if not server.config.margin_check:
         return
@@ -119,7 +119,7 @@ def _cents(value: Decimal) -> float:
 
 
 def what_if_state(
-    server: GatewayServer, fees: GatewayFees, account: str, spec: ContractSpec, order: Order
+    server: VenueContext, fees: GatewayFees, account: str, spec: ContractSpec, order: Order
 ) -> WireOrderState:
     """The numeric order state of a what-if answer: margins before/change/after and the commission."""
     check = assess(server, fees, account, spec, order)
@@ -149,7 +149,7 @@ def what_if_state(
 
 
 def what_if_reply(
-    server: GatewayServer, fees: GatewayFees, session: Session, contract: WireContract, order: WireOrder
+    server: VenueContext, fees: GatewayFees, session: ClientSession, contract: WireContract, order: WireOrder
 ) -> None:
     """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
     try:
@@ -161,4 +161,4 @@ def what_if_reply(
         return
     state = what_if_state(server, fees, account, spec, domain)
     wire = dataclasses.replace(order, account=account, client_id=session.client_id or 0, perm_id=0)
-    session.send(open_order(reply_contract(spec, contract), wire, state))
+    session.send(open_order(reply_contract(spec, contract), wire, state, server_version=session.server_version))

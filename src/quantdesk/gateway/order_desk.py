@@ -55,8 +55,8 @@ from quantdesk.gateway.order_replies import order_status
 from quantdesk.gateway.order_wire import WireContract, WireOrder
 
 if TYPE_CHECKING:
-    from quantdesk.gateway.server import GatewayServer
-    from quantdesk.gateway.session import Session
+    from quantdesk.gateway.client import ClientSession
+    from quantdesk.gateway.venue_context import VenueContext
 
 __all__ = ["OrderDesk", "reject_json"]
 
@@ -79,7 +79,7 @@ def _same_type(a: str, b: str) -> bool:
 class OrderDesk:
     """Orders, executions and the matching engine of one gateway."""
 
-    def __init__(self, server: GatewayServer) -> None:
+    def __init__(self, server: VenueContext) -> None:
         self.server = server
         cfg = server.config
         self.book = GatewayOrderBook()
@@ -116,7 +116,7 @@ class OrderDesk:
 
     # --- placing ---------------------------------------------------------------------------------------------
 
-    def place(self, session: Session, contract: WireContract, order: WireOrder) -> None:
+    def place(self, session: ClientSession, contract: WireContract, order: WireOrder) -> None:
         """``placeOrder``: a new order, a modification (same id, still live) or a what-if preview."""
         server = self.server
         client_id = session.client_id or 0
@@ -390,7 +390,7 @@ class OrderDesk:
 
     # --- modify and cancel -----------------------------------------------------------------------------------
 
-    def modify(self, session: Session, record: GatewayOrder, contract: WireContract, order: WireOrder) -> None:
+    def modify(self, session: ClientSession, record: GatewayOrder, contract: WireContract, order: WireOrder) -> None:
         """A live order's id sent again: new quantity and/or prices (type, side and contract must not change)."""
         order = dataclasses.replace(order, account=record.account, client_id=record.client_id, perm_id=record.perm_id)
         differs = contract.con_id not in (0, record.con_id)
@@ -438,7 +438,7 @@ class OrderDesk:
         self.handle(events)
         self.match_now({record.con_id}, tt, ts)
 
-    def cancel(self, session: Session, order_id: int) -> None:
+    def cancel(self, session: ClientSession, order_id: int) -> None:
         """``cancelOrder``: Cancelled + 202; unknown id 10147; an order already done 10148."""
         record = self.book.get(session.client_id or 0, order_id)
         if record is None:
@@ -477,6 +477,6 @@ class OrderDesk:
 
     # --- what-if ---------------------------------------------------------------------------------------------
 
-    def what_if(self, session: Session, contract: WireContract, order: WireOrder) -> None:
+    def what_if(self, session: ClientSession, contract: WireContract, order: WireOrder) -> None:
         """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
         what_if_reply(self.server, self.fees, session, contract, order)

@@ -7,70 +7,82 @@ Visibility follows IB: the owner (the client id that placed the order) and the m
 ``ib_async`` files an ``orderStatus`` or an execution under the trade that an ``openOrder`` created, and logs an
 error for an ``orderStatus`` of an order it has never seen. So before the first status or execution of an order
 reaches a session, that session gets the order's ``openOrder`` (each session remembers what it has been shown).
+
+Every message is written in the layout of the server version the session agreed at its handshake: a client capped
+at 176 gets ``openOrder``/``completedOrder`` with ``faProfile`` and ``execDetails`` without ``pendingPriceRevision``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from quantdesk.gateway.codec import SERVER_VERSION
 from quantdesk.gateway.order_book import ExecutionRecord, GatewayOrder
-from quantdesk.gateway.order_replies import commission_report, exec_details, open_order, order_status
+from quantdesk.gateway.order_replies import (
+    commission_report,
+    completed_order,
+    exec_details,
+    open_order,
+    order_status,
+)
 from quantdesk.gateway.order_wire import WireExecution, WireOrderState, format_ib_time
+from quantdesk.gateway.slots import Slot
 
 if TYPE_CHECKING:
-    from quantdesk.gateway.server import GatewayServer
-    from quantdesk.gateway.session import Session
+    from quantdesk.gateway.client import ClientSession
+    from quantdesk.gateway.venue_context import VenueContext
 
-__all__ = ["SEEN_KEY", "OrderMessenger"]
+__all__ = ["SEEN", "OrderMessenger"]
 
-SEEN_KEY = "orders.seen"
+SEEN: Slot[set[int]] = Slot("orders.seen", set)
 _STATUS_MARK = "\x01status\x01"
 
 
 class OrderMessenger:
     """Encodes order replies and sends them to the sessions entitled to them."""
 
-    def __init__(self, server: GatewayServer) -> None:
-        self.server = server
-        self.master = server.config.master_client_id
+    def __init__(self, venue: VenueContext) -> None:
+        self.venue = venue
+        self.master = venue.config.master_client_id
 
     # --- audiences -------------------------------------------------------------------------------------------
 
-    def sees(self, session: Session, client_id: int) -> bool:
+    def sees(self, session: ClientSession, client_id: int) -> bool:
         """Whether ``session`` sees the orders of ``client_id``."""
         own = session.client_id
         return own == client_id or (self.master is not None and own == self.master)
 
-    def viewers(self, record: GatewayOrder) -> list[Session]:
+    def viewers(self, record: GatewayOrder) -> list[ClientSession]:
         """The live sessions that see ``record``: its owner and the master client."""
         out = []
-        for client_id, session in self.server.sessions.items():
+        for client_id, session in self.venue.sessions.items():
             if session.ready and session.is_open and (client_id == record.client_id or client_id == self.master):
                 out.append(session)
         return out
 
-    def owner(self, record: GatewayOrder) -> Session | None:
+    def owner(self, record: GatewayOrder) -> ClientSession | None:
         """The owner's live session, if connected."""
-        session = self.server.sessions.get(record.client_id)
+        session = self.venue.sessions.get(record.client_id)
         return session if session is not None and session.ready and session.is_open else None
 
     @staticmethod
-    def _seen(session: Session) -> set[int]:
-        seen = session.data.get(SEEN_KEY)
-        if seen is None:
-            seen = session.data[SEEN_KEY] = set()
-        assert isinstance(seen, set)
-        return seen
+    def _seen(session: ClientSession) -> set[int]:
+        return session.slots.setdefault(SEEN, set)
 
     # --- encoders --------------------------------------------------------------------------------------------
 
     @staticmethod
-    def open_order_fields(record: GatewayOrder) -> list[str]:
-        """``openOrder`` with the order's current terms and status.
+    def open_order_fields(record: GatewayOrder, server_version: int = SERVER_VERSION) -> list[str]:
+        """``openOrder`` with the order's current terms and status, in the layout of ``server_version``.
 
-        The 135 fields are encoded once per version of the order's terms; a new status only replaces its field.
+        At our own version the 135 fields are encoded once per version of the order's terms and a new status only
+        replaces its field; a client that agreed an older version gets a fresh encoding each time.
         """
+        if server_version != SERVER_VERSION:
+            state = WireOrderState(status=record.status)
+            return open_order(record.contract, record.order, state, server_version=server_version)
         cached = record.encoded
         if cached is None or cached[0] is not record.order:
             fields = open_order(record.contract, record.order, WireOrderState(status=_STATUS_MARK))
@@ -96,8 +108,10 @@ class OrderMessenger:
         )
 
     @staticmethod
-    def execution_fields(req_id: int, record: GatewayOrder, exe: ExecutionRecord) -> list[str]:
-        """``execDetails`` of one execution (``req_id`` -1 for a live fill)."""
+    def execution_fields(
+        req_id: int, record: GatewayOrder, exe: ExecutionRecord, server_version: int = SERVER_VERSION
+    ) -> list[str]:
+        """``execDetails`` of one execution (``req_id`` -1 for a live fill) in the layout of ``server_version``."""
         execution = WireExecution(
             exec_id=exe.exec_id,
             time=exe.time,
@@ -113,12 +127,18 @@ class OrderMessenger:
             order_ref=exe.order_ref,
             last_liquidity=exe.liquidity,
         )
-        return exec_details(req_id, exe.order_id, record.contract, execution)
+        return exec_details(req_id, exe.order_id, record.contract, execution, server_version=server_version)
 
     @staticmethod
     def commission_fields(exe: ExecutionRecord) -> list[str]:
         """``commissionReport`` of one execution (realized P&L only for a closing fill, as TWS sends it)."""
         return commission_report(exe.exec_id, exe.commission, exe.currency, exe.realized_pnl)
+
+    @classmethod
+    def completed_order_fields(cls, record: GatewayOrder, server_version: int = SERVER_VERSION) -> list[str]:
+        """``completedOrder`` of a filled or cancelled order, in the layout of ``server_version``."""
+        wire = dataclasses.replace(record.order, filled_quantity=float(record.filled))  # TWS reports it here
+        return completed_order(record.contract, wire, cls.completed_state(record), server_version=server_version)
 
     @staticmethod
     def completed_state(record: GatewayOrder) -> WireOrderState:
@@ -137,17 +157,21 @@ class OrderMessenger:
 
     # --- pushes ----------------------------------------------------------------------------------------------
 
-    def announce(self, session: Session, record: GatewayOrder) -> None:
+    def announce(self, session: ClientSession, record: GatewayOrder) -> None:
         """Send ``openOrder`` to a session that has not seen the order yet."""
         seen = self._seen(session)
         if record.perm_id not in seen:
             seen.add(record.perm_id)
-            session.send(self.open_order_fields(record))
+            session.send(self.open_order_fields(record, session.server_version))
 
     def open_order(self, record: GatewayOrder) -> None:
         """Push ``openOrder`` (the order's terms or state changed) to every viewer."""
-        fields = self.open_order_fields(record)
+        by_version: dict[int, list[str]] = {}
         for session in self.viewers(record):
+            version = session.server_version
+            fields = by_version.get(version)
+            if fields is None:
+                fields = by_version[version] = self.open_order_fields(record, version)
             self._seen(session).add(record.perm_id)
             session.send(fields)
 
@@ -160,17 +184,21 @@ class OrderMessenger:
             self.announce(session, record)
             session.send(fields)
 
-    def snapshot(self, session: Session, record: GatewayOrder) -> None:
+    def snapshot(self, session: ClientSession, record: GatewayOrder) -> None:
         """``openOrder`` plus ``orderStatus`` of one order, as ``reqOpenOrders`` answers."""
         self._seen(session).add(record.perm_id)
-        session.send(self.open_order_fields(record))
+        session.send(self.open_order_fields(record, session.server_version))
         if not record.withhold_status:
             session.send(self.status_fields(record))
 
     def execution(self, record: GatewayOrder, exe: ExecutionRecord) -> None:
         """Push a live fill (``execDetails`` with reqId -1) to every viewer."""
-        fields = self.execution_fields(-1, record, exe)
+        by_version: dict[int, list[str]] = {}
         for session in self.viewers(record):
+            version = session.server_version
+            fields = by_version.get(version)
+            if fields is None:
+                fields = by_version[version] = self.execution_fields(-1, record, exe, version)
             self.announce(session, record)
             session.send(fields)
 

@@ -1,8 +1,9 @@
 """One client connection: handshake, client-id registration, message dispatch and the outgoing queue.
 
-A session belongs to its server; handlers receive it with each request and answer through :meth:`Session.send`.
-Per-client state (subscriptions, market data type, scratch space for extensions in ``data``) lives here and dies
-with the connection.
+A session works on its server's venue and dispatches through the server's handler table; handlers receive it (as a
+:class:`~quantdesk.gateway.client.ClientSession`) with each request and answer through :meth:`Session.send`.
+Per-client state (the negotiated server version, subscriptions, market data type, typed slots for extensions)
+lives here and dies with the connection.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import struct
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from quantdesk.gateway import replies
 from quantdesk.gateway.codec import (
@@ -25,11 +25,11 @@ from quantdesk.gateway.codec import (
     parse_version_range,
     split_fields,
 )
+from quantdesk.gateway.dispatch import HandlerTable
 from quantdesk.gateway.pacing import MessageRateLimiter
+from quantdesk.gateway.slots import ExtensionSlots
 from quantdesk.gateway.streams import SessionStreams
-
-if TYPE_CHECKING:
-    from quantdesk.gateway.server import GatewayServer
+from quantdesk.gateway.venue_context import VenueContext
 
 __all__ = ["Session"]
 
@@ -45,8 +45,11 @@ DUPLICATE_CLIENT_ID = "Unable to connect as the client id is already in use. Ret
 class Session:
     """The server side of one API connection."""
 
-    def __init__(self, server: GatewayServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.server = server
+    def __init__(
+        self, venue: VenueContext, handlers: HandlerTable, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.venue = venue
+        self._handlers = handlers
         self._reader = reader
         self._writer = writer
         self.peer = str(writer.get_extra_info("peername"))
@@ -55,14 +58,14 @@ class Session:
         self.connect_options = ""
         self.ready = False
         self.market_data_type = 1
-        self.delay = server.faults.default_delay
-        self.streams = SessionStreams(self)
+        self.delay = venue.faults.default_delay
+        self._streams = SessionStreams(self, venue)
         self.positions_subscribed = False
         self.account_updates: str | None = None
         self.summary_subscriptions: dict[int, tuple[str, tuple[str, ...]]] = {}
         self.multi_subscriptions: dict[int, tuple[str, str]] = {}
-        self.data: dict[str, Any] = {}
-        self.rate = MessageRateLimiter(server.config.max_messages_per_second)
+        self._slots = ExtensionSlots()
+        self.rate = MessageRateLimiter(venue.config.max_messages_per_second)
         self._queue: deque[tuple[float, bytes]] = deque()
         self._queue_task: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -76,11 +79,21 @@ class Session:
         """Whether the connection can still carry messages."""
         return not self._closing and not self._writer.is_closing()
 
+    @property
+    def streams(self) -> SessionStreams:
+        """The live market-data subscriptions of this client."""
+        return self._streams
+
+    @property
+    def slots(self) -> ExtensionSlots:
+        """Per-client values of extensions (the order desk keeps what this client has been shown here)."""
+        return self._slots
+
     # --- output ----------------------------------------------------------------------------------------------
 
     def send(self, fields: Sequence[str]) -> None:
         """Queue one message to the client (after any scripted delay; dropped if a fault filter withholds it)."""
-        if not self.is_open or not self.server.faults.allows(self, fields):
+        if not self.is_open or not self.venue.faults.allows(self, fields):
             return
         data = frame(fields)
         if self.delay <= 0 and not self._queue:
@@ -95,6 +108,10 @@ class Session:
         """Queue several messages in order."""
         for fields in messages:
             self.send(fields)
+
+    def write_framed(self, data: bytes) -> None:
+        """Write already framed messages straight to the socket (no delay, no fault filter: benchmarks only)."""
+        self._writer.write(data)
 
     def error(self, req_id: int, code: int, message: str, advanced_order_reject_json: str = "") -> None:
         """Send IB's ``error`` message (4)."""
@@ -166,7 +183,7 @@ class Session:
             return False
         self.server_version = version
         self.connect_options = offer.options
-        conn_time = self.server.clock.now()
+        conn_time = self.venue.clock.now()
         self.send([str(version), f"{conn_time:%Y%m%d %H:%M:%S} {conn_time.tzname()}"])
         while True:
             req = await self._read_request()
@@ -175,13 +192,13 @@ class Session:
             _log.info("%s: ignoring message %s before startApi", self.peer, req.msg_id)
         req.read_int()  # version
         client_id = req.read_int()
-        if not self.server.register(self, client_id):
+        if not self.venue.clients.register(self, client_id):
             self.error(-1, 326, DUPLICATE_CLIENT_ID)
             return False
         self.client_id = client_id
-        self.send(replies.managed_accounts(self.server.accounts.ids))
-        self.send(replies.next_valid_id(self.server.next_order_id(client_id)))
-        if self.server.config.farm_notices:
+        self.send(replies.managed_accounts(self.venue.accounts.ids))
+        self.send(replies.next_valid_id(self.venue.next_order_id(client_id)))
+        if self.venue.config.farm_notices:
             for code, text in _FARM_NOTICES:
                 self.error(-1, code, text)
         self.ready = True
@@ -202,12 +219,12 @@ class Session:
                         f"Max rate of messages per second has been exceeded:max={limit} rec={self.rate.current_rate}",
                     )
                     return
-                await self.server.handlers.dispatch(self, req)
+                await self._handlers.dispatch(self, req)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except ProtocolError as exc:
             _log.warning("%s: protocol error: %s", self.peer, exc)
         finally:
             self.streams.close()
-            self.server.unregister(self)
+            self.venue.clients.unregister(self)
             self.close()

@@ -8,18 +8,58 @@ or 4) uses ticks 66–76 and 88 with prices 15 minutes old.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from quantdesk.domain.market import BarSize
 from quantdesk.gateway import replies
 from quantdesk.gateway.contracts import ContractSpec
 
 if TYPE_CHECKING:
-    from quantdesk.gateway.history import TimedBar
-    from quantdesk.gateway.session import Session
+    from quantdesk.gateway.clock import SimClock
+    from quantdesk.gateway.history import HistoryBuilder, TimedBar
+    from quantdesk.gateway.market_data import MarketModel
+    from quantdesk.gateway.pacing import LineCounter
 
-__all__ = ["DELAYED_TICKS", "LIVE_TICKS", "SessionStreams", "TickSubscription"]
+__all__ = ["DELAYED_TICKS", "LIVE_TICKS", "SessionStreams", "StreamOutput", "StreamSource", "TickSubscription"]
+
+
+class StreamOutput(Protocol):
+    """Where a session's streams write (the session itself)."""
+
+    def send(self, fields: Sequence[str]) -> None:
+        """Queue one message."""
+        ...
+
+    def send_all(self, messages: Sequence[Sequence[str]]) -> None:
+        """Queue several messages in order."""
+        ...
+
+
+class StreamSource(Protocol):
+    """What the streams read prices and bars from and count lines against (the venue)."""
+
+    @property
+    def market(self) -> MarketModel:
+        """Quotes and price paths."""
+        ...
+
+    @property
+    def history(self) -> HistoryBuilder:
+        """Bars."""
+        ...
+
+    @property
+    def clock(self) -> SimClock:
+        """The simulated clock."""
+        ...
+
+    @property
+    def lines(self) -> LineCounter:
+        """The market-data lines in use."""
+        ...
+
 
 LIVE_TICKS = {
     "bid_size": 0, "bid": 1, "ask": 2, "ask_size": 3, "last": 4, "last_size": 5, "high": 6, "low": 7,
@@ -75,8 +115,9 @@ class RealTimeSubscription:
 class SessionStreams:
     """The live subscriptions of one session."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: StreamOutput, source: StreamSource) -> None:
         self.session = session
+        self.source = source
         self.ticks: dict[int, TickSubscription] = {}
         self.bars: dict[int, BarSubscription] = {}
         self.realtime: dict[int, RealTimeSubscription] = {}
@@ -85,9 +126,8 @@ class SessionStreams:
 
     def tick_messages(self, sub: TickSubscription, tt: float) -> list[list[str]]:
         """The ticks that changed since the last push (all of them on the first call)."""
-        server = self.session.server
         spec = sub.spec
-        q = server.market.quote(spec, tt - DELAY_SECONDS if sub.delayed else tt)
+        q = self.source.market.quote(spec, tt - DELAY_SECONDS if sub.delayed else tt)
         ids = DELAYED_TICKS if sub.delayed else LIVE_TICKS
         sent = sub.sent
         rid = sub.req_id
@@ -126,7 +166,7 @@ class SessionStreams:
     def start_ticks(self, sub: TickSubscription) -> None:
         """Send the market data type and the first full set of ticks; keep streaming unless it is a snapshot."""
         self.session.send(replies.market_data_type(sub.req_id, sub.data_type))
-        self.session.send_all(self.tick_messages(sub, self.session.server.clock.now_tt()))
+        self.session.send_all(self.tick_messages(sub, self.source.clock.now_tt()))
         if sub.snapshot:
             self.session.send(replies.tick_snapshot_end(sub.req_id))
         else:
@@ -136,13 +176,13 @@ class SessionStreams:
         """Stop a streaming subscription and free its line."""
         if self.ticks.pop(req_id, None) is None:
             return False
-        self.session.server.lines.release()
+        self.source.lines.release()
         return True
 
     # --- bars ------------------------------------------------------------------------------------------------
 
     def _bar_messages(self, sub: BarSubscription, tt: float) -> list[list[str]]:
-        history = self.session.server.history
+        history = self.source.history
         now_bar = history.forming(sub.spec, tt, sub.size, sub.what, sub.format_date)
         last = sub.last
         updates: list[TimedBar] = []
@@ -155,7 +195,7 @@ class SessionStreams:
         return [replies.historical_data_update(sub.req_id, b.bar) for b in updates]
 
     def _realtime_messages(self, sub: RealTimeSubscription, tt: float) -> list[list[str]]:
-        history = self.session.server.history
+        history = self.source.history
         out: list[list[str]] = []
         if tt - sub.next_tt > 5 * MAX_CATCH_UP:
             sub.next_tt += ((tt - sub.next_tt) // 5 - MAX_CATCH_UP) * 5
@@ -178,7 +218,7 @@ class SessionStreams:
 
     def close(self) -> None:
         """Drop every subscription and free the lines they held."""
-        self.session.server.lines.release(len(self.ticks))
+        self.source.lines.release(len(self.ticks))
         self.ticks.clear()
         self.bars.clear()
         self.realtime.clear()
