@@ -22,7 +22,8 @@ from _common import add_data_dir, errors_in_one_line, parse_args, refuse_live, t
 
 from quantdesk.brokers.ib import IBBroker
 from quantdesk.config import Settings
-from quantdesk.services.portfolio import execute_plan, last_prices, optimize_universe, plan_from_broker, universe_prices
+from quantdesk.services.execution import execute_plan
+from quantdesk.services.portfolio import last_prices, optimize_universe, plan_from_broker, universe_prices
 
 
 def options(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from quantdesk.data import load_sample_prices
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.market import Quote
 from quantdesk.errors import ConfigError, LiveTradingNotConfirmed, QuantdeskError
-from quantdesk.services import portfolio as svc
+from quantdesk.services import brokers
 
 app = typer.Typer()
 app.callback()(quantdesk.cli.main.main)
@@ -93,7 +93,7 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    monkeypatch.setattr(svc, "open_broker", fake_open_broker)
+    monkeypatch.setattr(brokers, "open_broker", fake_open_broker)
     return state
 
 

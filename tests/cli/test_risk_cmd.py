@@ -28,7 +28,7 @@ from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.errors import ConfigError, DataError, QuantdeskError
-from quantdesk.services import portfolio as svc
+from quantdesk.services import brokers
 
 app = typer.Typer()
 app.callback()(quantdesk.cli.main.main)
@@ -71,7 +71,7 @@ def book(tmp_path: Path) -> Path:
 @pytest.fixture
 def seeded(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``open_broker`` opens the real gateway, then buys (and shorts) ``HOLD`` before the command runs."""
-    real = svc.open_broker
+    real = brokers.open_broker
     state: dict[str, Any] = {"kinds": []}
 
     @contextlib.asynccontextmanager
@@ -88,7 +88,7 @@ def seeded(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
                 await asyncio.sleep(0.05)
             yield broker
 
-    monkeypatch.setattr(svc, "open_broker", with_positions)
+    monkeypatch.setattr(brokers, "open_broker", with_positions)
     return state
 
 

@@ -22,6 +22,7 @@ from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.domain.targets import RebalancePlan, TargetWeights
 from quantdesk.errors import ConfigError, LiveTradingNotConfirmed, NotFound
+from quantdesk.services import brokers, execution
 from quantdesk.services import portfolio as svc
 
 D = Decimal
@@ -91,7 +92,7 @@ def test_plan_from_broker_then_execute_sells_first_and_reaches_the_plan() -> Non
 
         broker.place_order = spy  # type: ignore[method-assign]
         async with market.running():
-            done = await svc.execute_plan(plan, broker, Settings(), timeout=10, poll_interval=0.02)
+            done = await execution.execute_plan(plan, broker, Settings(), timeout=10, poll_interval=0.02)
         assert done.mode == "paper"
         assert done.complete, done.to_dict()
         assert [side for side, _ in placed] == ["SELL", "BUY", "BUY"]
@@ -123,7 +124,7 @@ def test_an_order_above_the_participation_cap_goes_out_in_slices_sized_by_the_br
         plan = (await svc.plan_from_broker(TargetWeights.of({"MSFT": 0.08, "JPM": 0.02}), broker, Settings())).plan
         cfg = Settings.model_validate({"risk": {"participation_interval": 0.05}})
         async with market.running():
-            done = await svc.execute_plan(plan, broker, cfg, timeout=10)
+            done = await execution.execute_plan(plan, broker, cfg, timeout=10)
         assert done.complete, done.to_dict()
         by_symbol = [(r.instrument_id.value.split(".")[0], r.quantity, r.status) for r in done.reports]
         assert by_symbol == [
@@ -145,7 +146,7 @@ def test_slices_that_were_never_sent_are_reported_as_skipped() -> None:
         plan = (await svc.plan_from_broker(TargetWeights.of({"MSFT": 0.08}), broker, Settings())).plan
         cfg = Settings.model_validate({"risk": {"participation_interval": 0.05, "max_trades_per_day": 1}})
         async with market.running():
-            done = await svc.execute_plan(plan, broker, cfg, timeout=5)
+            done = await execution.execute_plan(plan, broker, cfg, timeout=5)
         assert not done.complete
         assert [(r.quantity, r.status) for r in done.reports] == [(D(60), OrderStatus.FILLED)]
         assert [o.quantity for o in done.skipped] == [D(60), D(40)]  # the second slice hit max_trades_per_day
@@ -159,7 +160,9 @@ def test_buys_are_held_back_while_a_sell_is_still_working() -> None:
         broker, _ = await broker_holding({"AAPL": 150})
         target = TargetWeights.of({"AAPL": 0.05, "MSFT": 0.05})
         plan = (await svc.plan_from_broker(target, broker, Settings())).plan
-        done = await svc.execute_plan(plan, broker, Settings(), timeout=0.1, poll_interval=0.02)  # no market: no fill
+        done = await execution.execute_plan(
+            plan, broker, Settings(), timeout=0.1, poll_interval=0.02
+        )  # no market: no fill
         assert not done.complete
         assert [r.status for r in done.reports] == [OrderStatus.SUBMITTED]
         assert [o.instrument.symbol for o in done.skipped] == ["MSFT"]
@@ -175,17 +178,17 @@ def test_live_needs_confirmation_and_paper_refuses_a_live_account() -> None:
         broker = SimulatedBroker({ACCOUNT: 1000})
         await broker.connect()
         with pytest.raises(LiveTradingNotConfirmed):
-            await svc.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}))
+            await execution.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}))
         with pytest.raises(ConfigError, match="live account"):
-            await svc.execute_plan(plan, broker, Settings())
+            await execution.execute_plan(plan, broker, Settings())
         with pytest.raises(ConfigError, match="--live"):
-            await svc.execute_plan(plan, broker, Settings(), confirm_live=True)
+            await execution.execute_plan(plan, broker, Settings(), confirm_live=True)
         with pytest.raises(LiveTradingNotConfirmed):  # --live alone: live.confirm is needed too
-            await svc.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}), confirm_live=True)
+            await execution.execute_plan(plan, broker, Settings.model_validate({"mode": "live"}), confirm_live=True)
         confirmed = Settings.model_validate({"mode": "live", "live": {"confirm": LIVE_CONFIRMATION_PHRASE}})
         with pytest.raises(LiveTradingNotConfirmed):  # live.confirm alone: --live is needed too
-            await svc.execute_plan(plan, broker, confirmed)
-        live = await svc.execute_plan(plan, broker, confirmed, confirm_live=True)
+            await execution.execute_plan(plan, broker, confirmed)
+        live = await execution.execute_plan(plan, broker, confirmed, confirm_live=True)
         assert live.mode == "live"
         assert live.reports == []
         assert live.complete
@@ -229,12 +232,12 @@ def test_execute_against_the_gateway_twice_positions_equal_each_plan() -> None:
 
     async def main() -> None:
         cfg = Settings()
-        async with svc.open_broker("gateway", cfg) as broker:
+        async with brokers.open_broker("gateway", cfg) as broker:
             for weights in ({"AAPL": 0.05, "MSFT": 0.05}, {"MSFT": 0.08, "JPM": 0.04}):
                 result = await svc.plan_from_broker(TargetWeights.of(weights), broker, cfg)
                 assert result.plan.account is not None
                 assert result.plan.account.is_paper
-                done = await svc.execute_plan(result.plan, broker, cfg, timeout=30)
+                done = await execution.execute_plan(result.plan, broker, cfg, timeout=30)
                 assert done.complete, done.to_dict()
                 held = await svc.snapshot_from_broker(broker)
                 want = {ln.symbol: ln.target_quantity for ln in result.lines if ln.target_quantity}
@@ -251,7 +254,7 @@ def test_the_in_process_gateway_keeps_its_bars_beside_its_account_labelled_simul
 
     async def main() -> None:
         cfg = Settings()
-        async with svc.open_broker("gateway", cfg) as broker:
+        async with brokers.open_broker("gateway", cfg) as broker:
             end = (await broker.quote(Stock("AAPL"))).ts
             bars = await broker.historical_bars(Stock("AAPL"), BarSize.DAY_1, end - timedelta(days=20), end)
             assert bars

@@ -24,7 +24,7 @@ from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
 from quantdesk.errors import BrokerError, DataError, ValidationError
 from quantdesk.risk.analytics import MarginLevel, compute_var, returns_from_prices
-from quantdesk.services import portfolio as svc
+from quantdesk.services import brokers
 from quantdesk.services.datasets import open_store
 from quantdesk.services.risk_report import (
     risk_report_from_broker,
@@ -237,7 +237,7 @@ def test_report_from_the_gateway_end_to_end(sample: pd.DataFrame, make: Any) -> 
 
     async def main() -> Any:
         cfg = make(risk={"allow_short_selling": True})
-        async with svc.open_broker("gateway", cfg) as broker:
+        async with brokers.open_broker("gateway", cfg) as broker:
             for sym, qty in wanted.items():
                 side = OrderSide.BUY if qty > 0 else OrderSide.SELL
                 await broker.place_order(Order.market(Stock(sym), side, abs(qty)))

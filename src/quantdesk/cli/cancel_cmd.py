@@ -74,7 +74,7 @@ def cancel(
 
 
 async def _cancel(settings: Any, venue: Venue, order: str | None, account: str | None, wait: float) -> Any:
-    from quantdesk.services.portfolio import open_broker
+    from quantdesk.services.brokers import open_broker
     from quantdesk.services.trading import cancel_orders
 
     async with open_broker(venue.value, settings) as broker:

@@ -5,7 +5,8 @@
 3. Start the TWS-API gateway simulator in-process on a free port and connect the IB adapter to it, exactly as it
    would connect to TWS: show the paper account, a quote and a day of bars.
 4. Plan the rebalance of the paper account to the optimised weights (whole shares, sells first, commissions) and
-   execute it as paper trades through the adapter; show the orders and the resulting positions.
+   execute it as paper trades through the OMS and the adapter (``services.rebalance``, the use case
+   ``quantdesk rebalance`` runs too); show the orders and the resulting positions.
 
 Nothing here can reach a real account: the broker is the in-process simulator. Nothing here touches the user's own
 records either: the demo keeps its bar store, database and simulated paper account in ``<data_dir>/demo/`` (or
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,13 +104,14 @@ async def _broker_part(
     out: Output, settings: Settings, result: OptimizationResult, prices: Any, trade: bool
 ) -> dict[str, Any]:
     """Steps 3 and 4: everything that talks to the broker, on one event loop."""
-    from quantdesk.cli.portfolio_cmd import print_execution
+    from quantdesk.cli.execution_report import print_execution
     from quantdesk.domain.instruments import Stock
     from quantdesk.domain.market import BarSize
-    from quantdesk.services import portfolio
+    from quantdesk.services import brokers, portfolio
+    from quantdesk.services.rebalance import rebalance
 
     doc: dict[str, Any] = {}
-    async with portfolio.open_broker("gateway", settings) as broker:
+    async with brokers.open_broker("gateway", settings) as broker:
         accounts = await broker.managed_accounts()
         summary = await broker.account_summary(accounts[0])
         aapl = Stock("AAPL")
@@ -129,22 +133,28 @@ async def _broker_part(
             "quote": {"symbol": "AAPL", "bid": quote.bid, "ask": quote.ask, "ts": quote.ts},
             "bars": len(bars),
         }
-        plan = await portfolio.plan_from_broker(
-            result.to_target_weights(),
+
+        def show(plan: RebalanceResult, _pending: Mapping[str, Decimal]) -> None:
+            start = "from cash" if plan.plan.cash_before == plan.plan.portfolio_value else "from the account's holdings"
+            out.message(f"\n[bold]4. Rebalance[/bold]: {start} to the target weights, whole shares, sells first")
+            _print_compact_plan(out, plan)
+            doc["plan"] = plan.to_dict()
+
+        run = await rebalance(
             broker,
             settings,
+            result.to_target_weights(),
+            execute=trade,
             account=str(accounts[0]),
             fallback_prices=portfolio.last_prices(prices),
+            timeout=60,
+            on_plan=show,
         )
-        start = "from cash" if plan.plan.cash_before == plan.plan.portfolio_value else "from the account's holdings"
-        out.message(f"\n[bold]4. Rebalance[/bold]: {start} to the target weights, whole shares, sells first")
-        _print_compact_plan(out, plan)
-        doc["plan"] = plan.to_dict()
         if not trade:
             return doc
-        done = await portfolio.execute_plan(plan.plan, broker, settings, timeout=60)
+        done, positions = run.execution, run.positions_after or []
+        assert done is not None  # a paper run is never declined
         print_execution(out, done)
-        positions = await broker.positions(accounts[0])
         if not out.as_json:
             from quantdesk.cli import cells
 

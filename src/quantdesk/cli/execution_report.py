@@ -24,7 +24,7 @@ from quantdesk.cli.output import Output, err_console
 
 if TYPE_CHECKING:
     from quantdesk.config import Mode
-    from quantdesk.services.portfolio import ExecutionProgress, ExecutionResult
+    from quantdesk.services.execution import ExecutionProgress, ExecutionResult
 
 __all__ = ["ExitCode", "exit_code", "print_execution", "print_interrupted", "waiting_status"]
 

@@ -1,13 +1,17 @@
-"""``quantdesk optimize`` and ``quantdesk rebalance``: thin shells over ``quantdesk.services.portfolio``.
+"""``quantdesk optimize`` and ``quantdesk rebalance``: thin shells over ``quantdesk.services``.
 
-``rebalance`` is a dry run unless ``--execute`` is given, and paper unless the config is in live mode, confirms it
-(``live.confirm``) *and* ``--live`` is passed and answered with yes at the prompt. The services (and with them
-pandas, skfolio and the IB adapter) are imported inside the commands, so registering them costs nothing.
+They parse flags, call the services and print. ``rebalance`` is a dry run unless ``--execute`` is given, and paper
+unless the config is in live mode, confirms it (``live.confirm``) *and* ``--live`` is passed and answered with yes
+at the prompt: the policy is ``services.live_policy``, the steps (plan, confirm, execute) ``services.rebalance``;
+this module supplies the prompt and the status line. The services (and with them pandas, skfolio and the IB
+adapter) are imported inside the commands, so registering them costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -27,14 +31,16 @@ from quantdesk.cli.portfolio_flags import (
     refuse_frontier_path,
     with_methods,
 )
-from quantdesk.config import Settings, ensure_trading_mode
-from quantdesk.errors import ConfigError, LiveTradingNotConfirmed
+from quantdesk.config import Settings
+from quantdesk.errors import ConfigError
+from quantdesk.services import live_policy
 
 if TYPE_CHECKING:
-    from quantdesk.domain.targets import TargetWeights
+    from quantdesk.domain.targets import RebalancePlan, TargetWeights
     from quantdesk.portfolio.optimize import OptimizationResult
     from quantdesk.portfolio.rebalance import RebalanceResult
-    from quantdesk.services.portfolio import ExecutionProgress, RebalanceOptions
+    from quantdesk.services.execution import ExecutionProgress
+    from quantdesk.services.portfolio import RebalanceOptions
 
 __all__ = ["optimize", "print_execution", "rebalance"]
 
@@ -212,7 +218,7 @@ def optimize(
 
 
 def _check_flags(settings: Settings, kind: BrokerChoice, execute: bool, live: bool, positions: Path | None) -> None:
-    """Refuse contradictory or unsafe flag combinations before any work is done."""
+    """Refuse contradictory flag combinations, then whatever the live-trading policy refuses, before any work."""
     if kind is BrokerChoice.FILE and positions is None:
         raise ConfigError(
             "--broker file needs --positions-file", field="--positions-file", hint="pass a CSV or JSON of holdings"
@@ -227,23 +233,7 @@ def _check_flags(settings: Settings, kind: BrokerChoice, execute: bool, live: bo
             field="--execute",
             hint="use --broker gateway (the simulator) or --broker ib, or drop --execute for a dry run",
         )
-    if kind is BrokerChoice.GATEWAY and settings.is_live:
-        raise ConfigError(
-            "the in-process gateway is a paper simulator, but the configuration is in live mode",
-            field="--broker",
-            hint="use --broker ib for live trading, or a paper configuration",
-        )
-    if settings.is_live:
-        if not settings.live.confirmed:
-            ensure_trading_mode(settings, False)  # raises, naming live.confirm
-        if not live:
-            raise LiveTradingNotConfirmed(
-                "the configuration is in live mode: sending orders needs --live as well",
-                field="--live",
-                value=False,
-                hint="pass --live and answer yes at the prompt, or use a paper configuration",
-            )
-    ensure_trading_mode(settings, live)  # refuses --live with a paper configuration
+    live_policy.trading_mode(settings, live=live, broker=kind.value)
 
 
 def _plan_rows(result: RebalanceResult, limits: dict[str, Decimal]) -> list[list[Any]]:
@@ -312,12 +302,11 @@ async def _with_broker(
     live: bool,
     timeout: float,
 ) -> dict[str, Any]:
-    from quantdesk.services import portfolio as svc
+    from quantdesk.services.execution import ExecutionProgress
 
-    doc: dict[str, Any] = {"broker": kind.value, "execute": execute}
-    progress = svc.ExecutionProgress()
+    progress = ExecutionProgress()
     try:
-        return await _run(out, settings, kind, target, options, account, execute, live, timeout, doc, progress)
+        return await _run(out, settings, kind, target, options, account, execute, live, timeout, progress)
     except asyncio.CancelledError:  # Ctrl-C: say what went out (the session closes cleanly after this)
         if execute:
             print_interrupted(progress, settings.mode)
@@ -334,63 +323,70 @@ async def _run(
     execute: bool,
     live: bool,
     timeout: float,
-    doc: dict[str, Any],
     progress: ExecutionProgress,
 ) -> dict[str, Any]:
-    from quantdesk.services import portfolio as svc
+    from quantdesk.services import brokers
+    from quantdesk.services.rebalance import rebalance as run_rebalance
 
-    async with svc.open_broker(kind.value, settings) as broker:
-        if not execute:
-            result = await svc.plan_from_broker(target, broker, settings, account=account, options=options)
-            _show_plan(out, result, settings, kind, doc)
-            out.message(f"Dry run: nothing sent. Add --execute to send {len(result.plan.trades)} order(s).")
-            return doc
-        from quantdesk.services.trading import trading_session
+    doc: dict[str, Any] = {"broker": kind.value, "execute": execute}
 
-        async with trading_session(settings, broker, account=account) as session:  # reconciles first
-            pending = session.pending_by_symbol()
-            result = await svc.plan_from_broker(
-                target, broker, settings, account=account, options=options, pending=pending
-            )
-            plan = result.plan
-            _show_plan(out, result, settings, kind, doc)
-            if pending:
-                out.message(f"Counted {len(pending)} symbol(s) with orders still working from an earlier run.")
-            if not plan.trades:
-                out.message("Nothing to trade: the account is on target.")
-                doc["execution"] = None
-                return doc
-            if live:
-                question = (
-                    f"Send {len(plan.trades)} order(s) worth {plan.buy_notional + plan.sell_notional:,.2f} "
-                    f"{plan.currency} to the LIVE account {plan.account}?"
-                )
-                if not await asyncio.to_thread(typer.confirm, question, default=False, err=True):
-                    raise typer.Abort()
-            out.message(f"Sending {len(plan.trades)} order(s) through the OMS and its risk checks, sells first …")
-            async with waiting_status(out, progress):
-                done = await svc.execute_plan(
-                    plan, broker, settings, confirm_live=live, timeout=timeout, session=session, progress=progress
-                )
-        doc["execution"] = done.to_dict()
-        doc["exit_code"] = int(exit_code(done))
-        print_execution(out, done, with_exit_code=True)
-        held = await broker.positions(plan.account)
-        doc["positions_after"] = {p.instrument_id.value: p.quantity for p in held}
-        if not out.as_json:
-            out.table(
-                "Positions after execution",
-                ["instrument", "quantity"],
-                [[p.instrument_id.value, f"{p.quantity.normalize():,f}"] for p in held],
-            )
+    def show(result: RebalanceResult, pending: Mapping[str, Decimal]) -> None:
+        doc["plan"] = result.to_dict()
+        source = f"{result.plan.account or 'the default account'} via {kind.value}"
+        print_plan(out, result, plan_limits(result, settings), source)
+        if pending:
+            out.message(f"Counted {len(pending)} symbol(s) with orders still working from an earlier run.")
+
+    async def confirm(plan: RebalancePlan) -> bool:
+        question = (
+            f"Send {len(plan.trades)} order(s) worth {plan.buy_notional + plan.sell_notional:,.2f} "
+            f"{plan.currency} to the LIVE account {plan.account}?"
+        )
+        return bool(await asyncio.to_thread(typer.confirm, question, default=False, err=True))
+
+    @contextlib.asynccontextmanager
+    async def sending(plan: RebalancePlan, progress: ExecutionProgress) -> AsyncIterator[None]:
+        out.message(f"Sending {len(plan.trades)} order(s) through the OMS and its risk checks, sells first …")
+        async with waiting_status(out, progress):
+            yield
+
+    async with brokers.open_broker(kind.value, settings) as broker:
+        run = await run_rebalance(
+            broker,
+            settings,
+            target,
+            execute=execute,
+            live=live,
+            account=account,
+            options=options,
+            timeout=timeout,
+            confirm=confirm,
+            on_plan=show,
+            sending=sending,
+            progress=progress,
+        )
+    if not execute:
+        out.message(f"Dry run: nothing sent. Add --execute to send {len(run.plan.trades)} order(s).")
+        return doc
+    if run.declined:
+        raise typer.Abort()
+    if run.on_target:
+        out.message("Nothing to trade: the account is on target.")
+        doc["execution"] = None
+        return doc
+    done, held = run.execution, run.positions_after or []
+    assert done is not None  # executed, neither declined nor on target
+    doc["execution"] = done.to_dict()
+    doc["exit_code"] = int(exit_code(done))
+    print_execution(out, done, with_exit_code=True)
+    doc["positions_after"] = {p.instrument_id.value: p.quantity for p in held}
+    if not out.as_json:
+        out.table(
+            "Positions after execution",
+            ["instrument", "quantity"],
+            [[p.instrument_id.value, f"{p.quantity.normalize():,f}"] for p in held],
+        )
     return doc
-
-
-def _show_plan(out: Output, result: Any, settings: Settings, kind: BrokerChoice, doc: dict[str, Any]) -> None:
-    plan = result.plan
-    doc["plan"] = result.to_dict()
-    source = f"{plan.account or 'the default account'} via {kind.value}"
-    print_plan(out, result, plan_limits(result, settings), source)
 
 
 def rebalance(

@@ -192,10 +192,10 @@ def _total(row: ExposureRow) -> list[list[str]]:
 
 
 async def _from_broker(kind: RiskBroker, settings: Settings, **options: Any) -> RiskReport:
-    from quantdesk.services import portfolio as svc
+    from quantdesk.services import brokers
     from quantdesk.services.risk_report import risk_report_from_broker
 
-    async with svc.open_broker(kind.value, settings) as broker:
+    async with brokers.open_broker(kind.value, settings) as broker:
         return await risk_report_from_broker(broker, settings, **options)
 
 

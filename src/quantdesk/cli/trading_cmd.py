@@ -72,7 +72,7 @@ def reconcile(
 
 
 async def _reconcile(settings: Settings, venue: Venue, account: str | None, target: Path | None) -> dict[str, Any]:
-    from quantdesk.services.portfolio import open_broker
+    from quantdesk.services.brokers import open_broker
     from quantdesk.services.trading import reconcile_accounts
 
     async with open_broker(venue.value, settings) as broker:
@@ -237,7 +237,7 @@ def _change(settings: Settings, action: str, reason: str) -> str:
 
 
 async def _cancel_working(settings: Settings, venue: Venue) -> list[str]:
-    from quantdesk.services.portfolio import open_broker
+    from quantdesk.services.brokers import open_broker
     from quantdesk.services.trading import cancel_working_orders
 
     async with open_broker(venue.value, settings) as broker:

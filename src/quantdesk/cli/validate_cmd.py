@@ -11,38 +11,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from quantdesk.cli.context import output_from, settings_from
-from quantdesk.config import LIVE_PORTS, Settings, ensure_trading_mode
+from quantdesk.config import LIVE_PORTS, ensure_trading_mode
 from quantdesk.errors import ConfigError
-
-if TYPE_CHECKING:
-    from quantdesk.brokers.ib.validate import ValidationReport
+from quantdesk.services import live_policy
 
 __all__ = ["validate"]
-
-_LIVE_SEEN = re.compile(r"(\S+) \(LIVE\)")
-
-
-def live_warnings(settings: Settings, port: int, report: ValidationReport | None = None) -> list[str]:
-    """What ``config validate`` would flag for this port and account, plus live accounts IB reported in paper
-    mode: a paper configuration pointed at a live session."""
-    checked = settings.model_copy(update={"ib": settings.ib.model_copy(update={"port": port})})
-    out = [w for w in checked.warnings() if w.startswith(("ib.port", "ib.account", "mode is live but ib.port"))]
-    if report is not None and not settings.is_live:
-        for check in report.checks:
-            if check.name == "accounts" and check.ok:
-                for account in _LIVE_SEEN.findall(check.detail):
-                    out.append(
-                        f"IB is logged in to the live account {account.rstrip(',')} but mode is paper: log in to a "
-                        'paper account (DU…), or set mode = "live" to trade live'
-                    )
-    return out
 
 
 def validate(
@@ -104,7 +83,8 @@ def validate(
         report = asyncio.run(run_validation(options))
     finally:
         quiet.setLevel(previous)
-    warnings = live_warnings(settings, options.port, report)
+    seen = live_policy.live_accounts_seen(c.detail for c in report.checks if c.name == "accounts" and c.ok)
+    warnings = live_policy.live_warnings(settings, options.port, seen)
     if out.as_json:
         out.json({**report.to_dict(), "warnings": warnings})
     else:

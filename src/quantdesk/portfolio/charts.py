@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quantdesk.errors import ValidationError
 from quantdesk.portfolio._result import OptimizationResult
 
 if TYPE_CHECKING:
-    from quantdesk.portfolio.frontier import EfficientFrontier
+    import pandas as pd
 
 __all__ = [
     "PLOTLYJS_CHOICES",
+    "FrontierData",
     "frontier_figure",
     "plotlyjs_script",
     "risk_contribution_figure",
@@ -29,7 +30,23 @@ __all__ = [
 ]
 
 
-def frontier_figure(frontier: EfficientFrontier, *, result: OptimizationResult | None = None) -> Any:
+class FrontierData(Protocol):
+    """What a frontier chart draws (``EfficientFrontier`` has it): charts know no optimiser, so the frontier
+    module can draw itself through this one without an import cycle."""
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """Annualised ``expected_return``, ``volatility`` and ``sharpe`` per point, from minimum variance up."""
+
+    @property
+    def max_sharpe(self) -> int:
+        """Index of the point with the best Sharpe ratio."""
+
+    def assets(self) -> pd.DataFrame:
+        """Each asset's annualised ``expected_return`` and ``volatility``."""
+
+
+def frontier_figure(frontier: FrontierData, *, result: OptimizationResult | None = None) -> Any:
     """A plotly figure: the frontier, the assets, the minimum-variance and max-Sharpe points (and ``result``)."""
     import plotly.graph_objects as go  # type: ignore[import-untyped]
 
@@ -135,7 +152,7 @@ def plotlyjs_script(directory: Path, plotlyjs: str = "file") -> str:
 
 def write_frontier_html(
     path: str | Path,
-    frontier: EfficientFrontier,
+    frontier: FrontierData,
     *,
     result: OptimizationResult | None = None,
     plotlyjs: str = "file",
@@ -163,7 +180,7 @@ def write_frontier_html(
 
 
 def write_frontier_png(
-    path: str | Path, frontier: EfficientFrontier, *, result: OptimizationResult | None = None, dpi: int = 120
+    path: str | Path, frontier: FrontierData, *, result: OptimizationResult | None = None, dpi: int = 120
 ) -> Path:
     """Draw the frontier chart (the same series as the HTML one) and, with ``result``, its risk bars to a PNG."""
     import matplotlib as mpl

@@ -18,6 +18,7 @@ Inputs and outputs are annualised, like the rest of the package.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from quantdesk.portfolio._errors import OptimizationError
 from quantdesk.portfolio._spec import MEAN_VARIANCE_METHODS
 from quantdesk.portfolio.constraints import PortfolioConstraints, diagnose
 
-__all__ = ["COMPILED_METHODS", "CompiledMeanVariance"]
+__all__ = ["COMPILED_METHODS", "CompiledMeanVariance", "min_variance_volatility_bound"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -375,6 +376,7 @@ class CompiledMeanVariance:
             risk_free_rate=self.risk_free_rate,
             target_return=target if self.method == "min-risk-target-return" else None,
             target_volatility=target if self.method == "max-return-target-vol" else None,
+            volatility_floor=lambda: min_variance_volatility_bound(self.constraints, cov),
         )
         if named is not None:
             return named
@@ -384,3 +386,12 @@ class CompiledMeanVariance:
             value=self.method,
             hint="check the inputs, or pass fallback= to use another method",
         )
+
+
+def min_variance_volatility_bound(c: PortfolioConstraints, cov: FloatArray) -> float:
+    """Lowest annualised volatility reachable under ``c`` (a lower bound used to explain target-vol failures)."""
+    try:
+        w = CompiledMeanVariance(c.n_assets, "min-variance", c).solve(np.zeros(c.n_assets), cov)
+    except Exception:
+        return float("nan")
+    return math.sqrt(max(float(w @ cov @ w), 0.0))

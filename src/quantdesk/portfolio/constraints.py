@@ -9,7 +9,7 @@ and names the first set that cannot hold, so the error says which constraint to 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +23,6 @@ __all__ = [
     "build_constraints",
     "diagnose",
     "max_expected_return",
-    "min_variance_volatility_bound",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -274,17 +273,6 @@ def _linprog_feasible(
     return bool(res.status == 0), float(res.fun) if res.status == 0 else float("nan")
 
 
-def min_variance_volatility_bound(c: PortfolioConstraints, cov: FloatArray) -> float:
-    """Lowest annualised volatility reachable under ``c`` (a lower bound used to explain target-vol failures)."""
-    from quantdesk.portfolio.compiled import CompiledMeanVariance
-
-    try:
-        w = CompiledMeanVariance(c.n_assets, "min-variance", c).solve(np.zeros(c.n_assets), cov)
-    except Exception:
-        return float("nan")
-    return math.sqrt(max(float(w @ cov @ w), 0.0))
-
-
 def diagnose(
     c: PortfolioConstraints,
     *,
@@ -294,8 +282,13 @@ def diagnose(
     target_return: float | None = None,
     target_volatility: float | None = None,
     risk_free_rate: float = 0.0,
+    volatility_floor: Callable[[], float] | None = None,
 ) -> InfeasibleProblem | None:
-    """Name the first constraint set that cannot hold (groups, gross cap, turnover, then the method's target)."""
+    """Name the first constraint set that cannot hold (groups, gross cap, turnover, then the method's target).
+
+    ``volatility_floor`` gives the lowest volatility reachable under ``c`` (the solver's minimum-variance solve,
+    which lives in :mod:`.compiled`, above this module); a ``target_volatility`` is checked against it when given.
+    """
     checks = (
         ("group_limits", (True, False, False), "widen the group limits"),
         ("gross_cap", (True, True, False), "raise gross_cap"),
@@ -332,8 +325,8 @@ def diagnose(
                 value=target_return,
                 hint=f"ask for at most {math.floor(-best * 1e4) / 1e4:.4f}, or loosen max_weight",
             )
-    if cov is not None and target_volatility is not None:
-        floor = min_variance_volatility_bound(c, cov)
+    if volatility_floor is not None and target_volatility is not None:
+        floor = volatility_floor()
         if np.isfinite(floor) and target_volatility < floor - 1e-9:
             return InfeasibleProblem(
                 f"infeasible: target_volatility={target_volatility:g} is below the minimum volatility {floor:.4g} "

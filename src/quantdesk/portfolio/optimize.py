@@ -31,7 +31,7 @@ from quantdesk.portfolio._errors import InfeasibleProblem, OptimizationError
 from quantdesk.portfolio._methods import solve_skfolio
 from quantdesk.portfolio._result import OptimizationResult, portfolio_statistics, risk_contributions
 from quantdesk.portfolio._spec import MEAN_VARIANCE_METHODS, METHOD_OPTIONS, METHODS, OptimizationSpec
-from quantdesk.portfolio.compiled import CompiledMeanVariance
+from quantdesk.portfolio.compiled import CompiledMeanVariance, min_variance_volatility_bound
 from quantdesk.portfolio.constraints import PortfolioConstraints, build_constraints, diagnose
 from quantdesk.portfolio.estimators import ANNUALIZATION, Moments, estimate_moments, prepare_returns
 
@@ -145,6 +145,7 @@ def _solve(
                 risk_free_rate=spec.risk_free_rate,
                 target_return=spec.target_return,
                 target_volatility=spec.target_volatility,
+                volatility_floor=lambda: min_variance_volatility_bound(c, cov),
             )
             if named is not None:
                 raise named from None

@@ -103,3 +103,35 @@ def test_calling_the_facade_from_its_own_loop_is_refused() -> None:
     coro = late()
     with pytest.raises(RuntimeError, match="stopped"):
         thread.run(coro)
+
+
+def test_the_facade_sends_no_order_a_trading_session_over_it_does(
+    gateway_thread: GatewayServer, make_settings: Any, tmp_path: Path
+) -> None:
+    """Orders from a script or notebook go OMS → risk → broker: the facade has no order-sending method, and a
+    ``SyncTradingSession`` over it runs the OMS on the facade's loop, also from inside a running event loop."""
+    from quantdesk.config import Settings
+    from quantdesk.domain.order_state import OrderStatus
+    from quantdesk.domain.orders import Order
+    from quantdesk.services.sync_session import SyncTradingSession
+
+    for sending in ("place_order", "place_order_list", "modify_order", "cancel_order", "cancel_all_orders"):
+        assert not hasattr(SyncIBBroker, sending)
+    ib_settings = make_settings(gateway_thread.port)
+    settings = Settings(ib=ib_settings)
+
+    async def cell() -> None:
+        with SyncIBBroker(ib_settings, data_dir=tmp_path, timeout=10) as ib:
+            account = ib.managed_accounts()[0]
+            with SyncTradingSession(settings, ib, account=str(account), timeout=10) as trading:
+                order = Order.market(Stock("AAPL"), "BUY", 3, account=account)
+                trading.submit(order)
+                assert trading.wait([order], 10)
+                managed = trading.order(order)
+                assert managed is not None
+                assert managed.state.status is OrderStatus.FILLED
+            held = {p.instrument_id.value: p.quantity for p in ib.positions(account)}
+            assert held["AAPL.STK.SMART.USD"] == 3
+            assert ib.is_connected  # closing the session leaves the facade's broker connected
+
+    asyncio.run(cell())

@@ -12,6 +12,10 @@ Callbacks (quotes, bars, reports) run on the facade's thread: keep them short, o
     with SyncIBBroker.from_settings(load_settings()) as ib:
         print(ib.account_summary())
         bars = ib.historical_bars(Stock("AAPL"), BarSize.DAY_1, start, end)
+
+The facade reads (accounts, positions, market data, orders and executions at IB, what-if previews) and sends no
+order: orders from scripts go through the OMS and its risk engine like every other order, with
+``quantdesk.services.sync_session.SyncTradingSession`` over this facade (which runs on the facade's loop).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -38,7 +41,6 @@ from quantdesk.domain.accounts import AccountSnapshot
 from quantdesk.domain.identifiers import AccountId, ClientOrderId
 from quantdesk.domain.instruments import Future, Instrument
 from quantdesk.domain.market import Bar, BarSize, Quote, TradeTick
-from quantdesk.domain.order_lists import OrderList
 from quantdesk.domain.orders import Order
 
 __all__ = ["LoopThread", "SyncIBBroker", "SyncSubscription"]
@@ -175,6 +177,11 @@ class SyncIBBroker:
         """The facade's event loop."""
         return self._thread.loop
 
+    @property
+    def loop_thread(self) -> LoopThread:
+        """The thread running the facade's loop (a trading session over this broker runs its OMS there)."""
+        return self._thread
+
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._thread.run(coro, self.timeout)
 
@@ -299,38 +306,7 @@ class SyncIBBroker:
         """Fill the bar store for ``[start, end)``."""
         return self._run(self._broker.backfill(instrument, bar_size, start, end))
 
-    # --- orders ------------------------------------------------------------------------------------------
-
-    def place_order(self, order: Order) -> OrderStatusReport:
-        """Send one order."""
-        return self._run(self._broker.place_order(order))
-
-    def place_order_list(self, order_list: OrderList) -> list[OrderStatusReport]:
-        """Send a bracket, OCA group or OTO."""
-        return self._run(self._broker.place_order_list(order_list))
-
-    def modify_order(
-        self,
-        client_order_id: ClientOrderId,
-        *,
-        quantity: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-    ) -> OrderStatusReport:
-        """Change a working order."""
-        return self._run(
-            self._broker.modify_order(
-                client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price
-            )
-        )
-
-    def cancel_order(self, client_order_id: ClientOrderId) -> None:
-        """Request a cancel."""
-        self._run(self._broker.cancel_order(client_order_id))
-
-    def cancel_all_orders(self) -> None:
-        """IB's global cancel."""
-        self._run(self._broker.cancel_all_orders())
+    # --- orders (reads only: orders are sent through the OMS, quantdesk.services.sync_session) ---------------
 
     def order_status(self, client_order_id: ClientOrderId) -> OrderStatusReport:
         """IB's view of one of our orders."""
