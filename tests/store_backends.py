@@ -22,12 +22,19 @@ from quantdesk.oms.breaks import Break
 from quantdesk.oms.memory_stores import MemoryOrderStore
 from quantdesk.persistence import create_db_engine, upgrade
 from quantdesk.persistence.models import FillRow, OrderEventRow
-from quantdesk.persistence.repositories import ReconciliationBreakRepository, RiskEventRepository
+from quantdesk.persistence.repositories import (
+    OrderIntentRepository,
+    ReconciliationBreakRepository,
+    RiskEventRepository,
+)
 from quantdesk.persistence.repositories.fills import fill_from_row
 from quantdesk.risk.memory_stores import MemoryRiskEventStore
 from quantdesk.services.kernel import Stores, database_stores, memory_stores
 
 BACKENDS = ("memory", "sqlite", "postgresql")
+
+IntentLine = tuple[str, str, str | None, str | None]
+"""An intent as stored: (client order id, status, reason, list id)."""
 
 EventLine = tuple[datetime, str, str, str, str | None, str | None, str | None]
 """A risk event as stored: (ts, rule, action, message, client order id, limit, actual)."""
@@ -46,6 +53,17 @@ class Backend:
     def reopen(self) -> Backend:
         """The same data through new stores (see the module docstring)."""
         return self._reopen()
+
+    def intents(self) -> list[IntentLine]:
+        """Every stored intent as (client order id, status, reason, list id), in the order stored."""
+        if self._engine is None:
+            orders = self.stores.orders
+            assert isinstance(orders, MemoryOrderStore)
+            return [(i.client_order_id.value, i.state.status.value, i.reason, i.list_id) for i in orders.intents()]
+        return [
+            (i.client_order_id.value, i.state.status.value, i.reason, i.list_id)
+            for i in OrderIntentRepository(self._engine).list()
+        ]
 
     def fills(self) -> list[Fill]:
         """Every recorded fill, in the order recorded, with the commission put on it."""
@@ -68,9 +86,8 @@ class Backend:
                 r.ts,
                 r.run_id,
                 Break(
-                    r.kind, r.message, r.resolution.value, r.account and str(r.account),
-                    r.instrument_id and str(r.instrument_id), r.client_order_id and str(r.client_order_id),
-                    r.perm_id, r.target, r.broker, r.database,
+                    r.kind, r.message, r.resolution.value, _text(r.account), _text(r.instrument_id),
+                    _text(r.client_order_id), r.perm_id, r.target, r.broker, r.database,
                 ),
             )
             for r in rows
@@ -83,16 +100,15 @@ class Backend:
             orders, events = self.stores.orders, self.stores.risk_events
             assert isinstance(orders, MemoryOrderStore)
             assert isinstance(events, MemoryRiskEventStore)
-            lines = [
+            lines: list[EventLine] = [
                 (op.ts, op.rule, op.action, op.message, op.client_order_id, op.limit_value, op.actual_value)
                 for op in orders.risk_events
             ] + [
-                (e.ts, e.rule, e.action, e.message, e.client_order_id and e.client_order_id.value, e.limit, e.actual)
-                for e in events.events
+                (e.ts, e.rule, e.action, e.message, _text(e.client_order_id), e.limit, e.actual) for e in events.events
             ]
             return sorted(lines, key=lambda line: line[0])
         return [
-            (e.ts, e.rule, e.action, e.message, e.client_order_id and e.client_order_id.value, e.limit, e.actual)
+            (e.ts, e.rule, e.action, e.message, _text(e.client_order_id), e.limit, e.actual)
             for e in RiskEventRepository(self._engine).list()
             if e.rule != "kill_switch"
         ]
@@ -116,6 +132,10 @@ class Backend:
         for closer in reversed(self._closers):
             closer()
         self._closers.clear()
+
+
+def _text(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def memory_backend() -> Backend:

@@ -8,7 +8,7 @@ Every port method and every rule of the port's docstring: an intent once per Cli
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -46,7 +46,7 @@ AAPL, MSFT = Stock("AAPL"), Stock("MSFT")
 ACCOUNT, OTHER = AccountId("DU111"), AccountId("DU222")
 
 
-def run(backend: Backend, body: Callable[[OrderStore], Awaitable[None]]) -> None:
+def run(backend: Backend, body: Callable[[OrderStore], Coroutine[object, object, None]]) -> None:
     asyncio.run(body(backend.stores.orders))
 
 

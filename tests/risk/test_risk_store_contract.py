@@ -4,7 +4,7 @@ suite, run on the in-memory stores, SQLite and PostgreSQL. The database is the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -28,7 +28,7 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def run(backend: Backend, body: Callable[[EquityStore], Awaitable[None]]) -> None:
+def run(backend: Backend, body: Callable[[EquityStore], Coroutine[object, object, None]]) -> None:
     asyncio.run(body(backend.stores.equity))
 
 
