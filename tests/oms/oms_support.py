@@ -46,20 +46,21 @@ class Desk:
         return self._memory.stores
 
     def session(
-        self, broker: Broker, *, monitor_interval: float = 1.0, **risk: Any
+        self, broker: Broker, *, account: str = ACCOUNT, monitor_interval: float = 1.0, **risk: Any
     ) -> contextlib.AbstractAsyncContextManager[TradingSession]:
-        """A trading session for ``ACCOUNT`` on ``broker`` with the ``risk`` settings."""
+        """A trading session for ``account`` on ``broker`` with the ``risk`` settings."""
         if self.url is not None:
-            return trading_session(settings_for(self.url, **risk), broker, monitor_interval=monitor_interval)
-        return self._memory_session(broker, monitor_interval, risk)
+            settings = settings_for(self.url, **risk)
+            return trading_session(settings, broker, account=account, monitor_interval=monitor_interval)
+        return self._memory_session(broker, account, monitor_interval, risk)
 
     @contextlib.asynccontextmanager
     async def _memory_session(
-        self, broker: Broker, monitor_interval: float, risk: dict[str, Any]
+        self, broker: Broker, account: str, monitor_interval: float, risk: dict[str, Any]
     ) -> AsyncIterator[TradingSession]:
         settings = settings_for("sqlite://", **risk)  # the same validation; the url is not used
         async with session_on_stores(
-            self.stores, broker, settings.risk, account=AccountId(ACCOUNT), monitor_interval=monitor_interval
+            self.stores, broker, settings.risk, account=AccountId(account), monitor_interval=monitor_interval
         ) as session:
             yield session
 
