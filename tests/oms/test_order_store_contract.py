@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.exc import StatementError
 
 from quantdesk.brokers.base import OrderStatusReport
 from quantdesk.domain.fills import CommissionReport, Fill
@@ -41,6 +42,7 @@ from quantdesk.persistence.repositories import BreakResolution
 from store_backends import Backend
 
 D = Decimal
+NAIVE_REFUSED = (ValueError, StatementError)  # memory: a ValidationError; the database: its bind error
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
 AAPL, MSFT = Stock("AAPL"), Stock("MSFT")
 ACCOUNT, OTHER = AccountId("DU111"), AccountId("DU222")
@@ -396,6 +398,33 @@ def test_order_and_risk_events_are_appended_in_order_and_a_flush_is_no_event(sto
     run(store_backend, body)
     assert store_backend.order_events() == [("c1", "submitted", "SUBMITTED", "sent"), ("c1", "status", "FILLED", None)]
     assert store_backend.risk_events() == [(T0, "max_position", "rejected", "too big", "c2", "100", "150")]
+
+
+def test_an_operation_stamped_with_a_naive_time_is_refused_and_stores_nothing(
+    store_backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    naive = T0.replace(tzinfo=None)
+
+    async def body(store: OrderStore) -> None:
+        for op in (
+            InsertIntent(limit("c1"), naive),
+            AdoptIntent(report(9001), ClientOrderId("ext-9001"), naive),
+            RecordFill(fill("e1"), naive),
+            OrderEventOp("c1", None, "submitted", "SUBMITTED", "sent", naive),
+            RiskEventOp(naive, "max_position", "rejected", "too big"),
+        ):
+            with pytest.raises(NAIVE_REFUSED):
+                await store.write(op)
+        store.post(InsertIntent(limit("c2"), naive))  # posted: refused with a log line
+        await store.flush()
+        assert await store.active_intents() == []
+        assert await store.recorded_fills([(ACCOUNT, ExecutionId("e1"))]) == set()
+
+    with caplog.at_level("ERROR"):
+        run(store_backend, body)
+    assert store_backend.order_events() == []
+    assert store_backend.risk_events() == []
+    assert any(r.levelname == "ERROR" for r in caplog.records)
 
 
 # --- durability and closing ----------------------------------------------------------------------------------------

@@ -120,6 +120,13 @@ def test_a_risk_event_after_the_stores_closed_is_dropped_without_raising(store_b
     assert [line[3] for line in store_backend.risk_events()] == ["kept"]
 
 
+def test_a_risk_event_with_a_naive_time_is_dropped_without_raising(store_backend: Backend) -> None:
+    store_backend.stores.risk_events.record(RiskEvent(T0.replace(tzinfo=None), "max_position", "rejected", "naive"))
+    store_backend.stores.risk_events.record(RiskEvent(T0, "max_position", "rejected", "aware"))
+    asyncio.run(store_backend.stores.orders.flush())
+    assert [line[3] for line in store_backend.risk_events()] == ["aware"]
+
+
 # --- equity --------------------------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ fast tests. The same contract suite runs against it and the SQL journal (``tests
 * an intent once per ``ClientOrderId`` (the same order again: not created; other terms: ``DuplicateIntent``);
 * a fill once per (account, execution id), its commission put on it later;
 * an update keeps the broker ids, reason and error code it does not carry; an adopted order is stored once;
-* a break needs an aware time, a kind of 1-32 characters and a known resolution (``oms.breaks.RESOLUTIONS``).
+* every time must be timezone-aware (as the database's columns are); a break needs a kind of 1-32 characters and a
+  known resolution (``oms.breaks.RESOLUTIONS``).
 
 Operations apply at once and in order, so ``write`` and ``flush`` never wait.
 """
@@ -125,6 +126,18 @@ def _key_of(order: Order) -> tuple[object, ...]:
     )
 
 
+def _naive_time(op: JournalOp) -> ValidationError | None:
+    """The refusal of an operation stamped with a naive time (a database column of aware times refuses it)."""
+    ts = op.recorded_at if isinstance(op, RecordFill) else getattr(op, "ts", None)
+    if ts is None:
+        return None
+    try:
+        require_utc(ts, "recorded_at" if isinstance(op, RecordFill) else "ts")
+    except ValidationError as exc:
+        return exc
+    return None
+
+
 def _fill_key(account: object, execution_id: object) -> tuple[str, str]:
     return (str(account) if account else "", str(execution_id))
 
@@ -174,6 +187,9 @@ class MemoryOrderStore:
 
     def _apply(self, op: JournalOp) -> object:
         self.operations += 1
+        naive = _naive_time(op)
+        if naive is not None:
+            return naive
         if isinstance(op, InsertIntent):
             return self._insert(op)
         if isinstance(op, AdoptIntent):

@@ -66,9 +66,13 @@ class MemoryRiskEventStore:
         self._closed = False
 
     def record(self, event: RiskEvent) -> None:
-        """Keep ``event``; once closed it is dropped with a log line, as the journal drops it."""
+        """Keep ``event``; once closed, or stamped with a naive time, it is dropped with a log line, as the journal
+        drops it."""
         if self._closed:
             log.debug("risk event after the store closed, not stored: %s", event.message)
+            return
+        if event.ts.tzinfo is None or event.ts.utcoffset() is None:
+            log.error("risk event with a naive time refused: %s", event.message)
             return
         self.events.append(event)
 
