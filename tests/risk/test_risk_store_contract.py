@@ -87,6 +87,17 @@ def test_history_is_oldest_first_and_a_limit_keeps_the_newest(store_backend: Bac
     assert store.get().reason == "four"
 
 
+def test_the_history_holds_the_changes_only_not_the_orders_the_switch_refused(store_backend: Backend) -> None:
+    stores = store_backend.stores
+    stores.kill_switch.set(HALTED, "probe", T0)
+    # what the risk engine reports when the HALTED gate refuses an order: rule kill_switch, not a change
+    stores.risk_events.record(RiskEvent(at(1), "kill_switch", "rejected", "trading is HALTED", ClientOrderId("c1"),
+                                        "HALTED: no new orders", "BUY 1 AAPL"))  # fmt: skip
+    asyncio.run(stores.orders.flush())
+    assert stores.kill_switch.history() == [KillSwitchChange(T0, ACTIVE, HALTED, "ACTIVE -> HALTED by user: probe")]
+    assert stores.kill_switch.get().state is HALTED
+
+
 def test_a_time_in_another_zone_is_the_same_instant(store_backend: Backend) -> None:
     store = store_backend.stores.kill_switch
     new_york = T0.astimezone(timezone(timedelta(hours=-5)))
