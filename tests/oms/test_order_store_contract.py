@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -169,6 +170,25 @@ def test_an_adopted_order_is_stored_once_without_its_terms(store_backend: Backen
         await store.write(InsertIntent(limit("c1"), T0))
         assert await store.write(AdoptIntent(report(9002), ClientOrderId("c1"), T0)) is False
         assert (await store.get_intent(ClientOrderId("c1"))).source == "quantdesk"
+
+    run(store_backend, body)
+
+
+def test_an_adopted_id_refuses_other_terms_and_knows_its_perm_id_before_its_order_id(store_backend: Backend) -> None:
+    async def body(store: OrderStore) -> None:
+        cid = ClientOrderId("ext-9001")
+        await store.write(AdoptIntent(report(9001), cid, T0))
+        same = Order.limit(MSFT, OrderSide.SELL, 5, D("410"), account=ACCOUNT, client_order_id=cid)
+        assert await store.write(InsertIntent(same, T0)) is False
+        with pytest.raises(DuplicateIntent):
+            await store.write(InsertIntent(limit("ext-9001"), T0))
+        assert (await store.get_intent(cid)).to_order() is None  # still the adopted one
+        # an order the broker reports with its permId only: no broker ids yet, but found by permId
+        unnumbered = replace(report(9002), broker_order_id=BrokerOrderId(0, 9002, None))
+        await store.write(AdoptIntent(unnumbered, ClientOrderId("ext-9002"), T0))
+        found = await store.intent_by_perm_id(9002)
+        assert found is not None
+        assert (found.client_order_id, found.state.broker_order_id) == (ClientOrderId("ext-9002"), None)
 
     run(store_backend, body)
 
