@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["db_fixtures"]
+pytest_plugins = ["db_fixtures", "store_backends"]
 
 DROPPED = (r"Peer closed connection", r"Connection reset by peer", r"Connection lost", r"\[Errno", r"Socket disconnect")
 REFUSED = (r"API connection failed", r"Make sure API port")

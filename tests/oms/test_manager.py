@@ -1,5 +1,5 @@
-"""The OMS on the simulated broker, on SQLite and PostgreSQL: intent before send, idempotency, fills once, risk,
-kill switch, modify and cancel, and reconciliation after a restart."""
+"""The OMS on the simulated broker, on the in-memory stores, SQLite and PostgreSQL (the ``desk`` fixture): intent
+before send, idempotency, fills once, risk, kill switch, modify and cancel, and reconciliation after a restart."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from oms_support import ACCOUNT, Desk
 
 from quantdesk.brokers.base import BrokerReport, FillReport, OrderStatusReport
 from quantdesk.brokers.simulated import SimulatedBroker
-from quantdesk.config import Settings
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.market import Quote
@@ -24,12 +23,8 @@ from quantdesk.domain.side import OrderSide
 from quantdesk.domain.trading_state import TradingState
 from quantdesk.errors import RiskRejected, ValidationError
 from quantdesk.execution import NoFees
-from quantdesk.persistence.models import FillRow, OrderIntentRow, RiskEventRow
-from quantdesk.persistence.repositories import net_positions as ledger_positions
-from quantdesk.services.trading import trading_session
 
 D = Decimal
-ACCOUNT = "DU1234567"
 AAPL = Stock("AAPL")
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York: the market is open
 
@@ -48,34 +43,20 @@ class Market:
 class Spy(SimulatedBroker):
     """The simulated broker, counting what it was sent and checking the intent was durable before each send."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, desk: Desk) -> None:
         super().__init__({ACCOUNT: 1_000_000})
-        self.url = url
+        self.desk = desk
         self.sent: list[ClientOrderId] = []
         self.intent_seen_before_send: list[bool] = []
 
     async def place_order(self, order: Order) -> OrderStatusReport:
-        from quantdesk.persistence import create_db_engine
-
-        engine = create_db_engine(self.url)
-        with engine.connect() as conn:
-            row = conn.execute(
-                select(OrderIntentRow.client_order_id).where(
-                    OrderIntentRow.client_order_id == order.client_order_id.value
-                )
-            ).first()
-        engine.dispose()
-        self.intent_seen_before_send.append(row is not None)
+        self.intent_seen_before_send.append(await self.desk.has_intent(order.client_order_id))
         self.sent.append(order.client_order_id)
         return await super().place_order(order)
 
 
-def settings_for(url: str, **risk: Any) -> Settings:
-    return Settings.model_validate({"database": {"url": url}, "ib": {"account": ACCOUNT}, "risk": risk})
-
-
-async def connected(url: str) -> tuple[Spy, Market]:
-    broker = Spy(url)
+async def connected(desk: Desk) -> tuple[Spy, Market]:
+    broker = Spy(desk)
     await broker.connect()
     market = Market(broker)
     market.tick()
@@ -86,44 +67,34 @@ def run(coro: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(coro())
 
 
-def rows(url: str, table: Any) -> list[Any]:
-    from quantdesk.persistence import create_db_engine
-
-    engine = create_db_engine(url)
-    with engine.connect() as conn:
-        out = list(conn.execute(select(table)).mappings())
-    engine.dispose()
-    return out
-
-
-def test_an_order_is_persisted_before_it_is_sent_and_its_fill_recorded_once(db_url: str) -> None:
+def test_an_order_is_persisted_before_it_is_sent_and_its_fill_recorded_once(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
-        async with trading_session(settings_for(db_url), broker) as session:
+        broker, market = await connected(desk)
+        async with desk.session(broker) as session:
             order = Order.market(AAPL, OrderSide.BUY, 100, account=ACCOUNT)
             managed = await session.manager.submit(order, price=D("100"))
             market.tick()
             assert await session.manager.wait_terminal([order.client_order_id], 5)
             assert managed.state.status is OrderStatus.FILLED
         assert broker.intent_seen_before_send == [True]
-        intents = rows(db_url, OrderIntentRow.__table__)
-        assert [(r["client_order_id"], r["status"]) for r in intents] == [(order.client_order_id.value, "FILLED")]
-        fills = rows(db_url, FillRow.__table__)
+        intents = desk.read().intents()
+        assert [(cid, status) for cid, status, _, _ in intents] == [(order.client_order_id.value, "FILLED")]
+        fills = desk.read().fills()
         assert len(fills) == 1
-        assert fills[0]["quantity"] == D(100)
+        assert fills[0].quantity == D(100)
 
     run(main)
 
 
-def test_submitting_the_same_order_twice_sends_it_once_even_after_a_restart(db_url: str) -> None:
+def test_submitting_the_same_order_twice_sends_it_once_even_after_a_restart(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
+        broker, market = await connected(desk)
         order = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             first = await session.manager.submit(order)
             again = await session.manager.submit(order)
             assert first is again
-        async with trading_session(settings_for(db_url), broker) as session:  # a restart: a new OMS, same database
+        async with desk.session(broker) as session:  # a restart: a new OMS, same database
             resumed = await session.manager.submit(order)
             assert resumed.state.status is OrderStatus.SUBMITTED
         assert broker.sent == [order.client_order_id]
@@ -132,10 +103,10 @@ def test_submitting_the_same_order_twice_sends_it_once_even_after_a_restart(db_u
     run(main)
 
 
-def test_orders_checked_while_others_are_being_stored_count_them(db_url: str) -> None:
+def test_orders_checked_while_others_are_being_stored_count_them(desk: Desk) -> None:
     async def main() -> None:
-        broker, _ = await connected(db_url)
-        async with trading_session(settings_for(db_url, max_trades_per_day=4), broker) as session:
+        broker, _ = await connected(desk)
+        async with desk.session(broker, max_trades_per_day=4) as session:
             # net liquidation 1,000,000: at most 10 % = 1,000 AAPL at 100; three 400s submitted at once
             big = [Order.limit(AAPL, OrderSide.BUY, 400, D("99.5"), account=ACCOUNT) for _ in range(3)]
             results = await asyncio.gather(*(session.manager.submit(o, price=D(100)) for o in big),
@@ -151,9 +122,9 @@ def test_orders_checked_while_others_are_being_stored_count_them(db_url: str) ->
     run(main)
 
 
-def test_an_order_checked_while_a_larger_quantity_is_being_confirmed_counts_it(db_url: str) -> None:
+def test_an_order_checked_while_a_larger_quantity_is_being_confirmed_counts_it(desk: Desk) -> None:
     async def main() -> None:
-        broker, _ = await connected(db_url)
+        broker, _ = await connected(desk)
         original = broker.modify_order
 
         async def slow_modify(*args: Any, **kw: Any) -> Any:
@@ -161,7 +132,7 @@ def test_an_order_checked_while_a_larger_quantity_is_being_confirmed_counts_it(d
             return await original(*args, **kw)
 
         broker.modify_order = slow_modify  # type: ignore[method-assign]
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             first = Order.limit(AAPL, OrderSide.BUY, 400, D("99.5"), account=ACCOUNT)
             await session.manager.submit(first, price=D(100))
             other = Order.limit(AAPL, OrderSide.BUY, 400, D("99.5"), account=ACCOUNT)  # 800 + 400 > 1,000
@@ -178,10 +149,10 @@ def test_an_order_checked_while_a_larger_quantity_is_being_confirmed_counts_it(d
     run(main)
 
 
-def test_the_same_order_submitted_twice_at_once_is_sent_once(db_url: str) -> None:
+def test_the_same_order_submitted_twice_at_once_is_sent_once(desk: Desk) -> None:
     async def main() -> None:
-        broker, _ = await connected(db_url)
-        async with trading_session(settings_for(db_url), broker) as session:
+        broker, _ = await connected(desk)
+        async with desk.session(broker) as session:
             order = Order.limit(AAPL, OrderSide.BUY, 10, D("99.5"), account=ACCOUNT)
             first, second = await asyncio.gather(session.manager.submit(order), session.manager.submit(order))
             assert first is second
@@ -195,16 +166,16 @@ def test_the_same_order_submitted_twice_at_once_is_sent_once(db_url: str) -> Non
     run(main)
 
 
-def test_a_reused_client_order_id_with_other_terms_is_refused(db_url: str) -> None:
+def test_a_reused_client_order_id_with_other_terms_is_refused(desk: Desk) -> None:
     async def main() -> None:
-        broker, _ = await connected(db_url)
+        broker, _ = await connected(desk)
         order = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
         other = Order.limit(AAPL, OrderSide.BUY, 20, D("97"), account=ACCOUNT, client_order_id=order.client_order_id)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             await session.manager.submit(order)
             with pytest.raises(ValidationError, match="in use by another order"):
                 await session.manager.submit(other)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             session.manager.tracker._orders.clear()  # forget the memory: the database alone must refuse it
             with pytest.raises(ValidationError, match="stored already for another order"):
                 await session.manager.submit(other)
@@ -213,10 +184,10 @@ def test_a_reused_client_order_id_with_other_terms_is_refused(db_url: str) -> No
     run(main)
 
 
-def test_a_risk_rejection_names_the_rule_and_is_recorded_but_never_sent(db_url: str) -> None:
+def test_a_risk_rejection_names_the_rule_and_is_recorded_but_never_sent(desk: Desk) -> None:
     async def main() -> None:
-        broker, _ = await connected(db_url)
-        async with trading_session(settings_for(db_url, max_order_notional=5_000), broker) as session:
+        broker, _ = await connected(desk)
+        async with desk.session(broker, max_order_notional=5_000) as session:
             order = Order.market(AAPL, OrderSide.BUY, 100, account=ACCOUNT)
             with pytest.raises(RiskRejected, match="max_order_notional") as caught:
                 await session.manager.submit(order, price=D("100"))
@@ -224,22 +195,24 @@ def test_a_risk_rejection_names_the_rule_and_is_recorded_but_never_sent(db_url: 
             assert "10,000" in str(caught.value)
             await session.manager.flush()
         assert broker.sent == []
-        intents = rows(db_url, OrderIntentRow.__table__)
-        assert [(r["status"], "max_order_notional" in (r["reason"] or "")) for r in intents] == [("REJECTED", True)]
-        events = rows(db_url, RiskEventRow.__table__)
-        assert any(e["rule"] == "max_order_notional" and e["action"] == "rejected" for e in events)
+        intents = desk.read().intents()
+        assert [(status, "max_order_notional" in (reason or "")) for _, status, reason, _ in intents] == [
+            ("REJECTED", True)
+        ]
+        events = desk.read().risk_events()
+        assert any(rule == "max_order_notional" and action == "rejected" for _, rule, action, *_ in events)
 
     run(main)
 
 
-def test_risk_values_an_order_in_another_currency_at_the_accounts_exchange_rate(db_url: str) -> None:
+def test_risk_values_an_order_in_another_currency_at_the_accounts_exchange_rate(desk: Desk) -> None:
     sap = Stock("SAP", exchange="IBIS", currency="EUR")
 
     async def attempt(fx_rates: dict[str, str]) -> RiskRejected:
         broker = SimulatedBroker({ACCOUNT: 1_000_000}, fees=NoFees(), fx_rates=fx_rates)
         await broker.connect()
         broker.feed_quote(Quote(sap.id, T0, D("99.99"), D("100.01")))
-        async with trading_session(settings_for(db_url, max_order_notional=10_000), broker) as session:
+        async with desk.session(broker, max_order_notional=10_000) as session:
             order = Order.limit(sap, OrderSide.BUY, 90, D(100), account=ACCOUNT)  # 9,000 EUR: under 10,000 at par
             with pytest.raises(RiskRejected) as caught:
                 await session.manager.submit(order, price=D(100))
@@ -257,17 +230,17 @@ def test_risk_values_an_order_in_another_currency_at_the_accounts_exchange_rate(
     run(main)
 
 
-def test_halting_cancels_working_orders_refuses_new_ones_and_survives_a_restart(db_url: str) -> None:
+def test_halting_cancels_working_orders_refuses_new_ones_and_survives_a_restart(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
+        broker, market = await connected(desk)
         resting = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             await session.manager.submit(resting)
             session.kill_switch.halt("test: manual halt")
             market.tick()
             assert await session.manager.wait_terminal([resting.client_order_id], 5)
             assert session.manager.get(resting.client_order_id).state.status is OrderStatus.CANCELLED  # type: ignore[union-attr]
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             assert session.kill_switch.state is TradingState.HALTED
             with pytest.raises(RiskRejected, match="HALTED"):
                 await session.manager.submit(Order.market(AAPL, OrderSide.BUY, 1, account=ACCOUNT), price=D("100"))
@@ -278,11 +251,11 @@ def test_halting_cancels_working_orders_refuses_new_ones_and_survives_a_restart(
     run(main)
 
 
-def test_modify_and_cancel_move_the_order_through_its_states(db_url: str) -> None:
+def test_modify_and_cancel_move_the_order_through_its_states(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
+        broker, market = await connected(desk)
         order = Order.limit(AAPL, OrderSide.BUY, 10, D("97"), account=ACCOUNT)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             m = await session.manager.submit(order)
             await session.manager.modify(order.client_order_id, quantity=D(20))
             assert m.state.quantity == D(20)
@@ -296,17 +269,17 @@ def test_modify_and_cancel_move_the_order_through_its_states(db_url: str) -> Non
     run(main)
 
 
-def test_reconciliation_adopts_outside_orders_applies_missed_fills_and_closes_unsent_intents(db_url: str) -> None:
+def test_reconciliation_adopts_outside_orders_applies_missed_fills_and_closes_unsent_intents(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
-        async with trading_session(settings_for(db_url), broker) as session:
+        broker, market = await connected(desk)
+        async with desk.session(broker) as session:
             working = await session.manager.submit(Order.limit(AAPL, OrderSide.BUY, 5, D("99.5"), account=ACCOUNT))
         # While quantdesk is down: someone trades by hand, and the working order fills.
         by_hand = Order.market(AAPL, OrderSide.BUY, 7, account=ACCOUNT)
         await SimulatedBroker.place_order(broker, by_hand)
         market.tick(D("99"))
         market.tick(D("99"))
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             recon = session.reconciliation
             kinds = sorted(b.kind for b in recon.breaks)
             assert "unknown_at_broker_adopted" in kinds, recon.to_dict()
@@ -316,7 +289,8 @@ def test_reconciliation_adopts_outside_orders_applies_missed_fills_and_closes_un
             assert adopted is not None
             assert adopted.source == "adopted"
             await session.manager.flush()
-            ledger = ledger_positions(session.engine, ACCOUNT)
+            stored = await session.kernel.stores.orders.ledger_positions(ACCOUNT)
+            ledger = {instrument.value: quantity for (_, instrument), quantity in stored.items()}
             held = {p.instrument_id.value: p.quantity for p in await broker.positions()}
             assert ledger == held == {AAPL.id.value: D(12)}
             assert recon.count("position_mismatch") == 0
@@ -324,12 +298,12 @@ def test_reconciliation_adopts_outside_orders_applies_missed_fills_and_closes_un
     run(main)
 
 
-def test_a_fill_reported_twice_is_recorded_once(db_url: str) -> None:
+def test_a_fill_reported_twice_is_recorded_once(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
+        broker, market = await connected(desk)
         seen: list[BrokerReport] = []
         broker.add_listener(seen.append)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             order = Order.market(AAPL, OrderSide.BUY, 3, account=ACCOUNT)
             await session.manager.submit(order, price=D("100"))
             market.tick()
@@ -337,35 +311,34 @@ def test_a_fill_reported_twice_is_recorded_once(db_url: str) -> None:
             for report in [r for r in seen if isinstance(r, FillReport)]:
                 assert not session.manager.apply_fill(report)
             await session.manager.flush()
-        assert len(rows(db_url, FillRow.__table__)) == 1
+        assert len(desk.read().fills()) == 1
 
     run(main)
 
 
-def test_a_bracket_is_checked_stored_and_sent_as_one_list(db_url: str) -> None:
+def test_a_bracket_is_checked_stored_and_sent_as_one_list(desk: Desk) -> None:
     from quantdesk.domain.order_lists import Bracket
 
     async def main() -> None:
-        broker, market = await connected(db_url)
+        broker, market = await connected(desk)
         bracket = Bracket.build(AAPL, OrderSide.BUY, 10, D("99.5"), D("102"), D("98"), account=ACCOUNT)
-        async with trading_session(settings_for(db_url), broker) as session:
+        async with desk.session(broker) as session:
             managed = await session.manager.submit_list(bracket)
             assert [m.state.status for m in managed] == [OrderStatus.SUBMITTED] * 3
             market.tick(D("99"))  # the entry fills; the exits rest
             assert await session.manager.wait_terminal([bracket.orders[0].client_order_id], 5)
             await session.manager.flush()
-        intents = rows(db_url, OrderIntentRow.__table__)
-        assert {r["list_id"] for r in intents} == {bracket.orders[0].client_order_id.value}
+        intents = desk.read().intents()
+        assert {list_id for *_, list_id in intents} == {bracket.orders[0].client_order_id.value}
         assert len(intents) == 3
 
     run(main)
 
 
-def test_an_order_above_the_participation_cap_is_sent_in_slices(db_url: str) -> None:
+def test_an_order_above_the_participation_cap_is_sent_in_slices(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
-        cfg = settings_for(db_url, max_participation_pct=0.1, participation_interval=0.05)
-        async with trading_session(cfg, broker) as session:
+        broker, market = await connected(desk)
+        async with desk.session(broker, max_participation_pct=0.1, participation_interval=0.05) as session:
             # cap per interval = 10 % x ADV x 0.05 s / 23,400 s = 10 shares
             session.manager.book.set_average_daily_volumes({AAPL.id: D(46_800_000)})
             order = Order.market(AAPL, OrderSide.BUY, 35, account=ACCOUNT)
@@ -386,11 +359,10 @@ def test_an_order_above_the_participation_cap_is_sent_in_slices(db_url: str) -> 
     run(main)
 
 
-def test_a_sliced_order_submitted_again_is_not_sliced_twice(db_url: str) -> None:
+def test_a_sliced_order_submitted_again_is_not_sliced_twice(desk: Desk) -> None:
     async def main() -> None:
-        broker, market = await connected(db_url)
-        cfg = settings_for(db_url, max_participation_pct=0.1, participation_interval=0.3)
-        async with trading_session(cfg, broker) as session:
+        broker, market = await connected(desk)
+        async with desk.session(broker, max_participation_pct=0.1, participation_interval=0.3) as session:
             manager = session.manager
             manager.book.set_average_daily_volumes({AAPL.id: D(7_800_000)})  # 10 shares a slice
             order = Order.market(AAPL, OrderSide.BUY, 25, account=ACCOUNT)
@@ -416,7 +388,7 @@ def test_a_sliced_order_submitted_again_is_not_sliced_twice(db_url: str) -> None
     run(main)
 
 
-def test_the_adv_is_learned_from_the_brokers_daily_bars(db_url: str) -> None:
+def test_the_adv_is_learned_from_the_brokers_daily_bars(desk: Desk) -> None:
     from quantdesk.domain.market import Bar, BarSize
     from quantdesk.errors import BrokerError
     from quantdesk.oms.slicing import learn_adv
@@ -439,40 +411,30 @@ def test_the_adv_is_learned_from_the_brokers_daily_bars(db_url: str) -> None:
             return await original(instrument, *args, **kw)
 
         broker.historical_bars = failing_for_jpm  # type: ignore[method-assign]
-        async with trading_session(settings_for(db_url, adv_days=20), broker) as session:
+        async with desk.session(broker, adv_days=20) as session:
             learned = await learn_adv(session.manager, [AAPL, msft, jpm])
             assert learned == {AAPL.id: D(10_500_000)}  # the last 20 bars: 20 .. 1 million, mean 10.5 million
             assert session.manager.book.average_daily_volume == learned
             assert await learn_adv(session.manager, [AAPL]) == {}  # known: not asked again
-        async with trading_session(settings_for(db_url, disabled_rules=["participation"]), broker) as session:
+        async with desk.session(broker, disabled_rules=["participation"]) as session:
             assert await learn_adv(session.manager, [AAPL]) == {}
             assert session.manager.book.average_daily_volume == {}
 
     run(main)
 
 
-def test_a_falling_probabilistic_sharpe_ratio_moves_the_kill_switch_to_reducing(db_url: str) -> None:
-    from quantdesk.persistence import create_db_engine, upgrade
-    from quantdesk.persistence.models import AccountSnapshotRow
-    from quantdesk.services.trading import daily_returns
-
-    upgrade(db_url)
-    engine = create_db_engine(db_url)
-    with engine.begin() as conn:  # thirty days of steady losses, ending where the simulated account stands today
+def test_a_falling_probabilistic_sharpe_ratio_moves_the_kill_switch_to_reducing(desk: Desk) -> None:
+    async def seed() -> None:  # thirty days of steady losses, ending where the simulated account stands today
         for day in range(30):
-            nlv = (
-                D(1_000_000) * D("1.002") ** (30 - day) * (D("0.9995") if day % 5 == 0 else D(1))
-            )  # -6 %: no drawdown halt
-            conn.execute(
-                AccountSnapshotRow.__table__.insert(),
-                {"ts": T0 - timedelta(days=40 - day), "account_id": ACCOUNT, "currency": "USD", "net_liquidation": nlv},
-            )
-    assert len(daily_returns(engine, ACCOUNT)) == 29
-    engine.dispose()
+            nlv = D(1_000_000) * D("1.002") ** (30 - day) * (D("0.9995") if day % 5 == 0 else D(1))  # no drawdown halt
+            await desk.record_equity(T0 - timedelta(days=40 - day), nlv)
+        assert len(await desk.read().stores.equity.daily_returns(ACCOUNT)) == 29
+
+    run(seed)
 
     async def main() -> None:
-        broker, _ = await connected(db_url)
-        async with trading_session(settings_for(db_url), broker, monitor_interval=0.02) as session:
+        broker, _ = await connected(desk)
+        async with desk.session(broker, monitor_interval=0.02) as session:
             for _ in range(100):
                 if session.kill_switch.state is TradingState.REDUCING:
                     break

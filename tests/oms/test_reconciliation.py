@@ -1,5 +1,6 @@
 """Reconciliation applies a fill only when it records it as new: two simulators issuing the same execution ids for
-two accounts on one database, and a fill that happened while quantdesk was away, over several sessions."""
+two accounts on one store (in memory, SQLite, PostgreSQL), and a fill that happened while quantdesk was away, over
+several sessions."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from oms_support import Desk
 
 from quantdesk.brokers.simulated import SimulatedBroker
-from quantdesk.config import Settings
+from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
-from quantdesk.persistence import create_db_engine
-from quantdesk.persistence.models import FillRow, OrderIntentRow
-from quantdesk.services.trading import trading_session
 
 D = Decimal
 FIRST, SECOND = "DU1234567", "DU7654321"
@@ -36,52 +34,47 @@ class Venue:
         self.ts += timedelta(seconds=1)
         self.broker.feed_quote(Quote(stock.id, self.ts, mid - D("0.01"), mid + D("0.01")))
 
-    def settings(self, url: str) -> Settings:
-        return Settings.model_validate({"database": {"url": url}, "ib": {"account": self.account}})
 
-
-def stored(url: str) -> tuple[list[tuple[str, str]], dict[str, Decimal]]:
-    engine = create_db_engine(url)
-    try:
-        with engine.connect() as conn:
-            fills = [(a, e) for a, e in conn.execute(select(FillRow.account_id, FillRow.execution_id))]
-            filled = {c: D(f) for c, f in conn.execute(
-                select(OrderIntentRow.client_order_id, OrderIntentRow.filled_quantity))}  # fmt: skip
-    finally:
-        engine.dispose()
+async def stored(desk: Desk) -> tuple[list[tuple[str, str]], dict[str, Decimal]]:
+    """The recorded fills as (account, execution id), and each intent's filled quantity."""
+    backend = desk.read()
+    fills = [(str(f.account), f.execution_id.value) for f in backend.fills()]
+    filled = {}
+    for cid, *_ in backend.intents():
+        filled[cid] = (await backend.stores.orders.get_intent(ClientOrderId(cid))).state.filled_quantity
     return fills, filled
 
 
-def test_a_fill_applied_by_reconciliation_is_recorded_and_never_applied_again(db_url: str) -> None:
+def test_a_fill_applied_by_reconciliation_is_recorded_and_never_applied_again(desk: Desk) -> None:
     first, second = Venue(FIRST), Venue(SECOND)
 
     async def main() -> None:
         for venue, stock in ((first, XOM), (second, MRK)):
             await venue.broker.connect()
             venue.tick(stock, D(100))
-        async with trading_session(first.settings(db_url), first.broker, account=FIRST) as session:
+        async with desk.session(first.broker, account=FIRST) as session:
             xom = Order.market(XOM, OrderSide.BUY, 50, account=FIRST)
             await session.manager.submit(xom, price=D(100))
             first.tick(XOM, D(100))
             assert await session.manager.wait_terminal([xom.client_order_id], 5)
-        async with trading_session(second.settings(db_url), second.broker, account=SECOND) as session:
+        async with desk.session(second.broker, account=SECOND) as session:
             mrk = Order.limit(MRK, OrderSide.BUY, 80, D("99.5"), account=SECOND)
             await session.manager.submit(mrk)
         second.tick(MRK, D(99))  # fills while quantdesk is away, with the execution id of the XOM fill
         theirs, ours = await first.broker.executions(), await second.broker.executions()
         assert [f.execution_id for f in ours] == [f.execution_id for f in theirs]  # two simulators, the same ids
-        async with trading_session(second.settings(db_url), second.broker, account=SECOND) as session:
+        async with desk.session(second.broker, account=SECOND) as session:
             recon = session.reconciliation
             assert [(b.kind, b.resolution, b.account) for b in recon.breaks] == [("fill_missing", "applied", SECOND)]
             managed = session.manager.get(mrk.client_order_id)
             assert managed is not None
             assert (managed.state.status, managed.state.filled_quantity) == (OrderStatus.FILLED, D(80))
         for _ in range(3):  # the applied fill is recorded: later sessions find nothing and count nothing again
-            async with trading_session(second.settings(db_url), second.broker, account=SECOND) as session:
+            async with desk.session(second.broker, account=SECOND) as session:
                 assert session.reconciliation.clean, session.reconciliation.to_dict()
-            async with trading_session(first.settings(db_url), first.broker, account=FIRST) as session:
+            async with desk.session(first.broker, account=FIRST) as session:
                 assert session.reconciliation.clean, session.reconciliation.to_dict()
-        fills, filled = stored(db_url)
+        fills, filled = await stored(desk)
         assert sorted(fills) == sorted({(FIRST, fills[0][1]), (SECOND, fills[0][1])})  # one id, two accounts
         assert filled == {xom.client_order_id.value: D(50), mrk.client_order_id.value: D(80)}
 

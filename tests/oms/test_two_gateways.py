@@ -1,5 +1,5 @@
-"""Two gateways, two accounts, one database, several sessions: every fill is recorded once, no order's filled
-quantity grows, and reconciliation is clean from the second session on.
+"""Two gateways, two accounts, one store (in memory, SQLite, PostgreSQL), several sessions: every fill is recorded
+once, no order's filled quantity grows, and reconciliation is clean from the second session on.
 
 Issue #14: the demo's in-process gateway and a standalone one issued the same execIds, and the fills table was keyed
 by the execId alone, so one account's MRK fill was dropped as a duplicate of the other's XOM fill; every later
@@ -17,19 +17,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from oms_support import Desk
 
 from quantdesk.brokers.ib import IBBroker
 from quantdesk.config import Settings
+from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.gateway import GatewayConfig, GatewayServer, desk_of
 from quantdesk.gateway.clock import NEW_YORK, last_weekday
 from quantdesk.oms.reconciliation import ReconciliationReport
-from quantdesk.persistence import create_db_engine
-from quantdesk.persistence.models import FillRow, OrderIntentRow
-from quantdesk.services.trading import trading_session
 
 D = Decimal
 FIRST, SECOND = "DU1234567", "DU7654321"
@@ -42,16 +40,15 @@ def _open() -> datetime:
 
 
 @contextlib.asynccontextmanager
-async def gateway_session(url: str, account: str, state: Path) -> AsyncIterator[tuple[Any, GatewayServer]]:
+async def gateway_session(desk: Desk, account: str, state: Path) -> AsyncIterator[tuple[Any, GatewayServer]]:
     """A gateway of one account restarted from its state file, an IB adapter on it and a trading session."""
     config = GatewayConfig(accounts=(account,), speed=0, tick_interval=0.02, start=_open(), state_file=state)
     async with GatewayServer(config) as gw:
         ib = {"port": gw.port, "account": account, "connect_timeout": 3.0, "request_timeout": 5.0}
-        settings = Settings.model_validate({"database": {"url": url}, "ib": ib})
-        broker = IBBroker(settings.ib)
+        broker = IBBroker(Settings.model_validate({"ib": ib}).ib)
         await broker.connect()
         try:
-            async with trading_session(settings, broker, account=account, monitor_interval=0.05) as session:
+            async with desk.session(broker, account=account, monitor_interval=0.05) as session:
                 yield session, gw
         finally:
             await broker.close()
@@ -67,20 +64,14 @@ async def buy(session: Any, stock: Stock, quantity: int, account: str) -> Order:
     return order
 
 
-def fills_and_intents(url: str) -> tuple[list[tuple[str, str, Decimal]], dict[str, tuple[Decimal, Decimal]]]:
-    engine = create_db_engine(url)
-    try:
-        with engine.connect() as conn:
-            fills = [(a, e, D(q)) for a, e, q in conn.execute(
-                select(FillRow.account_id, FillRow.execution_id, FillRow.quantity))]  # fmt: skip
-            intents = {
-                c: (D(q), D(f))
-                for c, q, f in conn.execute(
-                    select(OrderIntentRow.client_order_id, OrderIntentRow.quantity, OrderIntentRow.filled_quantity)
-                )
-            }
-    finally:
-        engine.dispose()
+async def fills_and_intents(desk: Desk) -> tuple[list[tuple[str, str, Decimal]], dict[str, tuple[Decimal, Decimal]]]:
+    """The recorded fills as (account, execution id, quantity), and each intent's (quantity, filled quantity)."""
+    backend = desk.read()
+    fills = [(str(f.account), f.execution_id.value, f.quantity) for f in backend.fills()]
+    intents = {}
+    for cid, *_ in backend.intents():
+        state = (await backend.stores.orders.get_intent(ClientOrderId(cid))).state
+        intents[cid] = (state.quantity, state.filled_quantity)
     return fills, intents
 
 
@@ -89,7 +80,7 @@ def no_fill_breaks(report: ReconciliationReport) -> None:
 
 
 def test_two_gateways_and_two_accounts_record_every_fill_once_over_several_sessions(
-    db_url: str, tmp_path: Path, ib_errors: Any
+    desk: Desk, tmp_path: Path, ib_errors: Any
 ) -> None:
     import asyncio
 
@@ -98,7 +89,7 @@ def test_two_gateways_and_two_accounts_record_every_fill_once_over_several_sessi
     executions: dict[str, set[str]] = {FIRST: set(), SECOND: set()}
 
     async def trade(account: str, *orders: tuple[Stock, int]) -> None:
-        async with gateway_session(db_url, account, state[account]) as (session, gw):
+        async with gateway_session(desk, account, state[account]) as (session, gw):
             for stock, quantity in orders:
                 order = await buy(session, stock, quantity, account)
                 sent[order.client_order_id.value] = quantity
@@ -108,7 +99,7 @@ def test_two_gateways_and_two_accounts_record_every_fill_once_over_several_sessi
             executions[account] = {e.exec_id for e in desk_of(gw).book.executions}
 
     async def reconcile_again(account: str) -> ReconciliationReport:
-        async with gateway_session(db_url, account, state[account]) as (session, _gw):
+        async with gateway_session(desk, account, state[account]) as (session, _gw):
             return session.reconciliation
 
     async def main() -> None:
@@ -124,7 +115,7 @@ def test_two_gateways_and_two_accounts_record_every_fill_once_over_several_sessi
             no_fill_breaks(await reconcile_again(SECOND))
 
     asyncio.run(main())
-    fills, intents = fills_and_intents(db_url)
+    fills, intents = asyncio.run(fills_and_intents(desk))
     keys = [(a, e) for a, e, _ in fills]
     assert len(keys) == len(set(keys))  # each fill once per (account, execution id)
     assert {e for a, e in keys if a == FIRST} == executions[FIRST]  # every gateway execution is recorded

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from quantdesk.brokers.base import ConnectionReport, ConnectionState
 from quantdesk.config.risk_settings import RiskSettings
-from quantdesk.domain.trading_state import KillSwitchStatus, TradingState
+from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
 from quantdesk.persistence import create_db_engine, upgrade
 from quantdesk.persistence.repositories import KillSwitchRepository
 from quantdesk.risk import KillSwitch, RiskEvent
+from quantdesk.risk.memory_stores import MemoryKillSwitchStore
+from quantdesk.risk.stores import KillSwitchStore
 
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
 ACTIVE, REDUCING, HALTED = TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED
@@ -23,23 +27,26 @@ ACTIVE, REDUCING, HALTED = TradingState.ACTIVE, TradingState.REDUCING, TradingSt
 D = Decimal
 
 
-class MemoryRepository:
-    """A ``KillSwitchRepository`` stand-in that can be told to fail."""
+class FlakyStore:
+    """A real ``KillSwitchStore`` (in memory or on SQLite) that counts its writes and can be told to fail."""
 
-    def __init__(self, status: KillSwitchStatus | None = None) -> None:
-        self.status = status or KillSwitchStatus(ACTIVE, "never set", "default", None)
+    def __init__(self, inner: KillSwitchStore) -> None:
+        self.inner = inner
         self.writes: list[KillSwitchStatus] = []
         self.fail = False
 
     def get(self) -> KillSwitchStatus:
-        return self.status
+        return self.inner.get()
 
     def set(self, state: TradingState, reason: str, ts: datetime, *, changed_by: str = "user") -> KillSwitchStatus:
         if self.fail:
             raise OSError("database is down")
-        self.status = KillSwitchStatus(state, reason, changed_by, ts)
-        self.writes.append(self.status)
-        return self.status
+        status = self.inner.set(state, reason, ts, changed_by=changed_by)
+        self.writes.append(status)
+        return status
+
+    def history(self, limit: int | None = 20) -> list[KillSwitchChange]:
+        return self.inner.history(limit)
 
 
 class Recorder:
@@ -48,14 +55,33 @@ class Recorder:
         self.statuses: list[KillSwitchStatus] = []
 
 
-def switch(repo: MemoryRepository | None = None, **settings: Any) -> tuple[KillSwitch, MemoryRepository, Recorder]:
-    repo = repo or MemoryRepository()
-    seen = Recorder()
-    ks = KillSwitch(
-        cast(KillSwitchRepository, repo), RiskSettings(**settings), on_event=seen.events.append, clock=lambda: T0
-    )
-    ks.add_listener(seen.statuses.append)
-    return ks, repo, seen
+SwitchFactory = Callable[..., tuple[KillSwitch, FlakyStore, Recorder]]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def switch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SwitchFactory]:
+    """``switch(**risk_settings)``: a kill switch on a store of its own (in memory, or a migrated SQLite file), the
+    store and what the switch told."""
+    engines: list[Engine] = []
+
+    def store() -> KillSwitchStore:
+        if request.param == "memory":
+            return MemoryKillSwitchStore()
+        url = f"sqlite:///{tmp_path / f'ks-{len(engines)}.db'}"
+        upgrade(url)
+        engines.append(create_db_engine(url))
+        return KillSwitchRepository(engines[-1])
+
+    def make(**settings: Any) -> tuple[KillSwitch, FlakyStore, Recorder]:
+        flaky = FlakyStore(store())
+        seen = Recorder()
+        ks = KillSwitch(flaky, RiskSettings(**settings), on_event=seen.events.append, clock=lambda: T0)
+        ks.add_listener(seen.statuses.append)
+        return ks, flaky, seen
+
+    yield make
+    for engine in engines:
+        engine.dispose()
 
 
 # --- persistence ---------------------------------------------------------------------------------------------------
@@ -104,12 +130,13 @@ def test_the_state_survives_a_restart(migrated: str) -> None:
 # --- by hand -------------------------------------------------------------------------------------------------------
 
 
-def test_manual_moves_persist_report_and_notify() -> None:
+def test_manual_moves_persist_report_and_notify(switch: SwitchFactory) -> None:
     ks, repo, seen = switch()
     ks.reduce("earnings tonight", by="bob")
     ks.halt("fat finger on the desk")
     ks.resume("all clear", by="bob")
     assert [s.state for s in repo.writes] == [REDUCING, HALTED, ACTIVE]
+    assert [(c.previous, c.state) for c in repo.history()] == [(ACTIVE, REDUCING), (REDUCING, HALTED), (HALTED, ACTIVE)]
     assert [s.state for s in seen.statuses] == [REDUCING, HALTED, ACTIVE]
     assert [(e.rule, e.action, e.limit, e.actual) for e in seen.events] == [
         ("kill_switch", "reducing", "ACTIVE", "REDUCING"),
@@ -122,7 +149,7 @@ def test_manual_moves_persist_report_and_notify() -> None:
     assert ks.status == KillSwitchStatus(ACTIVE, "all clear", "bob", T0)
 
 
-def test_listeners_can_be_removed_and_may_fail() -> None:
+def test_listeners_can_be_removed_and_may_fail(switch: SwitchFactory) -> None:
     ks, _, seen = switch()
 
     def broken(status: KillSwitchStatus) -> None:
@@ -137,7 +164,7 @@ def test_listeners_can_be_removed_and_may_fail() -> None:
     assert [s.state for s in seen.statuses] == [HALTED, HALTED, ACTIVE]  # the first listener from switch() stays
 
 
-def test_a_change_needs_a_reason_and_an_aware_time() -> None:
+def test_a_change_needs_a_reason_and_an_aware_time(switch: SwitchFactory) -> None:
     ks, repo, _ = switch()
     with pytest.raises(ValidationError, match="needs a reason"):
         ks.halt("  ")
@@ -147,7 +174,7 @@ def test_a_change_needs_a_reason_and_an_aware_time() -> None:
     assert repo.writes == []
 
 
-def test_an_escalation_holds_in_memory_when_the_database_fails() -> None:
+def test_an_escalation_holds_in_memory_when_the_database_fails(switch: SwitchFactory) -> None:
     ks, repo, seen = switch()
     repo.fail = True
     with pytest.raises(OSError, match="database is down"):
@@ -162,9 +189,9 @@ def test_an_escalation_holds_in_memory_when_the_database_fails() -> None:
     assert ks.state is ACTIVE
 
 
-def test_refresh_sees_a_change_made_elsewhere() -> None:
+def test_refresh_sees_a_change_made_elsewhere(switch: SwitchFactory) -> None:
     ks, repo, seen = switch()
-    repo.status = KillSwitchStatus(HALTED, "halted from the CLI", "carol", T0)
+    repo.inner.set(HALTED, "halted from the CLI", T0, changed_by="carol")  # by another process
     assert ks.state is ACTIVE
     assert ks.refresh().state is HALTED
     assert ks.state is HALTED
@@ -176,7 +203,7 @@ def test_refresh_sees_a_change_made_elsewhere() -> None:
 # --- daily loss and drawdown ---------------------------------------------------------------------------------------
 
 
-def test_daily_loss_limit_halts_at_the_limit() -> None:
+def test_daily_loss_limit_halts_at_the_limit(switch: SwitchFactory) -> None:
     ks, _, seen = switch()
     ks.on_equity(T0, D("98000.01"), day_start=D(100_000), peak=D(100_000))
     assert ks.state is ACTIVE
@@ -188,7 +215,7 @@ def test_daily_loss_limit_halts_at_the_limit() -> None:
     assert ks.status.changed_by == "risk"
 
 
-def test_max_drawdown_halts_from_the_peak() -> None:
+def test_max_drawdown_halts_from_the_peak(switch: SwitchFactory) -> None:
     ks, _, seen = switch()
     ks.on_equity(T0, D(89_000), day_start=D(89_500), peak=D(100_000))
     assert ks.state is HALTED
@@ -196,7 +223,7 @@ def test_max_drawdown_halts_from_the_peak() -> None:
     assert seen.events[-1].message.startswith("max_drawdown: drawdown from the peak 11% (from 100,000.00 to 89,000.00)")
 
 
-def test_equity_triggers_respect_disabled_rules() -> None:
+def test_equity_triggers_respect_disabled_rules(switch: SwitchFactory) -> None:
     ks, _, _ = switch(disabled_rules=["daily_loss_limit", "max_drawdown"])
     ks.on_equity(T0, D(50_000), day_start=D(100_000), peak=D(100_000))
     assert ks.state is ACTIVE
@@ -205,7 +232,7 @@ def test_equity_triggers_respect_disabled_rules() -> None:
     assert off.state is ACTIVE
 
 
-def test_triggers_only_escalate_and_never_resume() -> None:
+def test_triggers_only_escalate_and_never_resume(switch: SwitchFactory) -> None:
     ks, repo, _ = switch()
     ks.on_equity(T0, D(90_000), day_start=D(100_000), peak=D(100_000))
     writes = len(repo.writes)
@@ -222,7 +249,7 @@ def test_triggers_only_escalate_and_never_resume() -> None:
 LOSING = [-0.01, 0.004, -0.006, 0.002, -0.008] * 6  # mean -0.0036, clearly below a zero Sharpe ratio
 
 
-def test_a_falling_psr_moves_to_the_configured_state() -> None:
+def test_a_falling_psr_moves_to_the_configured_state(switch: SwitchFactory) -> None:
     ks, _, seen = switch()
     assert ks.on_returns(LOSING[:19]) is None  # fewer than psr_min_observations (20)
     assert ks.state is ACTIVE
@@ -239,7 +266,7 @@ def test_a_falling_psr_moves_to_the_configured_state() -> None:
     assert halting.state is HALTED
 
 
-def test_a_healthy_psr_or_the_rule_off_keeps_trading() -> None:
+def test_a_healthy_psr_or_the_rule_off_keeps_trading(switch: SwitchFactory) -> None:
     ks, _, _ = switch()
     winning = [-x for x in LOSING]
     assert (ks.on_returns(winning) or 0) > 0.95
@@ -261,7 +288,7 @@ def report(state: ConnectionState, seconds: float, code: int | None = None) -> C
     )
 
 
-def test_a_long_disconnect_halts_and_says_how_long() -> None:
+def test_a_long_disconnect_halts_and_says_how_long(switch: SwitchFactory) -> None:
     ks, _, seen = switch()
     ks.on_connection(report(ConnectionState.DISCONNECTED, 0, 1100))
     assert ks.disconnected_since == T0
@@ -283,7 +310,7 @@ def test_a_long_disconnect_halts_and_says_how_long() -> None:
     assert ks.state is HALTED
 
 
-def test_a_short_disconnect_does_not_halt_but_a_long_unpolled_one_does() -> None:
+def test_a_short_disconnect_does_not_halt_but_a_long_unpolled_one_does(switch: SwitchFactory) -> None:
     ks, _, seen = switch()
     ks.on_connection(report(ConnectionState.CONNECTING, 0))
     assert ks.disconnected_since is None  # connecting for the first time is no disconnect
@@ -296,7 +323,7 @@ def test_a_short_disconnect_does_not_halt_but_a_long_unpolled_one_does() -> None
     assert ks.state is HALTED
 
 
-def test_disconnect_rule_off_never_halts_nor_warns() -> None:
+def test_disconnect_rule_off_never_halts_nor_warns(switch: SwitchFactory) -> None:
     ks, _, seen = switch(disabled_rules=["disconnect"], disconnect_halt_seconds=5)
     ks.on_connection(report(ConnectionState.DISCONNECTED, 0))
     ks.check_disconnect(T0 + timedelta(hours=1))

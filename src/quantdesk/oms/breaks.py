@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Break"]
+__all__ = ["RESOLUTIONS", "Break"]
+
+RESOLUTIONS = ("applied", "adopted", "marked", "reported")
+"""What reconciliation may do about a break: apply the broker's view, adopt the order, mark the intent, or report."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
 """The OMS's store in memory: the ``OrderStore`` port with the database's rules and no database, for backtests and
-fast tests. The same contract suite runs against it and the SQL journal (``tests/oms/test_store_contract.py``):
+fast tests. The same contract suite runs against it and the SQL journal (``tests/oms/test_order_store_contract.py``):
 
 * an intent once per ``ClientOrderId`` (the same order again: not created; other terms: ``DuplicateIntent``);
 * a fill once per (account, execution id), its commission put on it later;
-* an update keeps the broker ids, reason and error code it does not carry; an adopted order is stored once.
+* an update keeps the broker ids, reason and error code it does not carry; an adopted order is stored once;
+* every time must be timezone-aware (as the database's columns are); a break needs a kind of 1-32 characters and a
+  known resolution (``oms.breaks.RESOLUTIONS``).
 
 Operations apply at once and in order, so ``write`` and ``flush`` never wait.
 """
@@ -18,11 +20,12 @@ from decimal import Decimal
 
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, ExecutionId, InstrumentId
+from quantdesk.domain.market import require_utc
 from quantdesk.domain.order_state import OrderState, OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
-from quantdesk.errors import NotFound
-from quantdesk.oms.breaks import Break
+from quantdesk.errors import NotFound, ValidationError
+from quantdesk.oms.breaks import RESOLUTIONS, Break
 from quantdesk.oms.store_ops import (
     AccountSnapshotOp,
     AdoptIntent,
@@ -123,6 +126,18 @@ def _key_of(order: Order) -> tuple[object, ...]:
     )
 
 
+def _naive_time(op: JournalOp) -> ValidationError | None:
+    """The refusal of an operation stamped with a naive time (a database column of aware times refuses it)."""
+    ts = op.recorded_at if isinstance(op, RecordFill) else getattr(op, "ts", None)
+    if ts is None:
+        return None
+    try:
+        require_utc(ts, "recorded_at" if isinstance(op, RecordFill) else "ts")
+    except ValidationError as exc:
+        return exc
+    return None
+
+
 def _fill_key(account: object, execution_id: object) -> tuple[str, str]:
     return (str(account) if account else "", str(execution_id))
 
@@ -172,6 +187,9 @@ class MemoryOrderStore:
 
     def _apply(self, op: JournalOp) -> object:
         self.operations += 1
+        naive = _naive_time(op)
+        if naive is not None:
+            return naive
         if isinstance(op, InsertIntent):
             return self._insert(op)
         if isinstance(op, AdoptIntent):
@@ -327,8 +345,22 @@ class MemoryOrderStore:
         }
 
     async def record_breaks(self, breaks: Sequence[Break], ts: datetime, run_id: str | None) -> None:
-        """Keep the breaks of one reconciliation."""
-        self.breaks.extend(StoredBreak(ts, run_id, b) for b in breaks)
+        """Keep the breaks of one reconciliation, one by one as the database appends them: an aware ``ts``, a kind of
+        1-32 characters and a known resolution, else a ``ValidationError`` (the breaks before it are kept)."""
+        ts = require_utc(ts)
+        for b in breaks:
+            if b.resolution not in RESOLUTIONS:
+                raise ValidationError(
+                    f"unknown resolution {b.resolution!r}",
+                    field="resolution",
+                    value=b.resolution,
+                    hint="use " + ", ".join(RESOLUTIONS),
+                )
+            if not b.kind or len(b.kind) > 32:
+                raise ValidationError(
+                    f"must be 1-32 characters, got {b.kind!r}", field="kind", value=b.kind, hint="use a BreakKind value"
+                )
+            self.breaks.append(StoredBreak(ts, run_id, b))
 
     # --- for tests and backtest results -------------------------------------------------------------------------
 

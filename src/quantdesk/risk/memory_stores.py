@@ -1,19 +1,24 @@
 """The risk layer's stores in memory: the kill switch's state and history, risk events and equity snapshots, with
-the database's rules (``tests/oms/test_store_contract.py`` runs both), for backtests and fast tests."""
+the database's rules (``tests/risk/test_risk_store_contract.py`` runs both), for backtests and fast tests: times must
+be timezone-aware, and a closed risk-event store drops what it is given, as a closed journal does."""
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from quantdesk.domain.market import require_utc
 from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
 from quantdesk.risk.events import RiskEvent
 
 __all__ = ["EquityMark", "MemoryEquityStore", "MemoryKillSwitchStore", "MemoryRiskEventStore"]
+
+log = logging.getLogger(__name__)
 
 
 class MemoryKillSwitchStore:
@@ -29,7 +34,7 @@ class MemoryKillSwitchStore:
         return self._status
 
     def set(self, state: TradingState, reason: str, ts: datetime, *, changed_by: str = "user") -> KillSwitchStatus:
-        """Store ``state`` with its reason and add the change to the history."""
+        """Store ``state`` with its reason and add the change to the history (``ts`` must be timezone-aware)."""
         state = TradingState(state)
         if not reason.strip():
             raise ValidationError(
@@ -38,6 +43,7 @@ class MemoryKillSwitchStore:
                 value=reason,
                 hint="say why, e.g. 'daily loss limit 2% reached'",
             )
+        ts = require_utc(ts)
         with self._lock:
             previous = self._status.state
             self._status = KillSwitchStatus(state, reason, changed_by, ts)
@@ -57,10 +63,22 @@ class MemoryRiskEventStore:
 
     def __init__(self) -> None:
         self.events: list[RiskEvent] = []
+        self._closed = False
 
     def record(self, event: RiskEvent) -> None:
-        """Keep ``event``."""
+        """Keep ``event``; once closed, or stamped with a naive time, it is dropped with a log line, as the journal
+        drops it."""
+        if self._closed:
+            log.debug("risk event after the store closed, not stored: %s", event.message)
+            return
+        if event.ts.tzinfo is None or event.ts.utcoffset() is None:
+            log.error("risk event with a naive time refused: %s", event.message)
+            return
         self.events.append(event)
+
+    def close(self) -> None:
+        """Drop what comes from now on (what is kept stays readable)."""
+        self._closed = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +109,8 @@ class MemoryEquityStore:
         initial_margin: Decimal | None = None,
         maintenance_margin: Decimal | None = None,
     ) -> None:
-        """Keep one snapshot."""
+        """Keep one snapshot (``ts`` must be timezone-aware)."""
+        ts = require_utc(ts)
         self.marks.append(EquityMark(ts, account, currency, net_liquidation, initial_margin, maintenance_margin))
 
     def _of(self, account: str) -> list[EquityMark]:

@@ -50,7 +50,7 @@ class Stores:
     closer: Callable[[], None] = field(default=_nothing)
 
     def close(self) -> None:
-        """Commit what is queued and stop writing (nothing to do in memory)."""
+        """Commit what is queued and stop writing (in memory: refuse order writes, drop risk events)."""
         self.closer()
 
 
@@ -67,10 +67,15 @@ def database_stores(engine: Engine) -> Stores:
 
 
 def memory_stores(kill_switch: KillSwitchStore | None = None) -> Stores:
-    """Stores in memory, with the database's rules (a backtest needs no database)."""
-    return Stores(
-        MemoryOrderStore(), kill_switch or MemoryKillSwitchStore(), MemoryRiskEventStore(), MemoryEquityStore()
-    )
+    """Stores in memory, with the database's rules (a backtest needs no database); closing them refuses further
+    order writes and drops later risk events, as closing the database's journal does."""
+    orders, events = MemoryOrderStore(), MemoryRiskEventStore()
+
+    def close() -> None:
+        orders.close()
+        events.close()
+
+    return Stores(orders, kill_switch or MemoryKillSwitchStore(), events, MemoryEquityStore(), closer=close)
 
 
 @dataclass(frozen=True, slots=True)

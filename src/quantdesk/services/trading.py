@@ -6,7 +6,8 @@ submits through its ``OrderManager``: nothing reaches a broker without the pre-t
 On entry the database is migrated (the embedded SQLite default needs no setup), active intents are loaded and the
 session **reconciles** with the broker; after every reconnect it reconciles again. A monitor task trips the kill
 switch on a disconnect longer than ``risk.disconnect_halt_seconds`` and on the daily-loss and drawdown limits;
-a HALTED switch cancels every working order.
+a HALTED switch cancels every working order. :func:`session_on_stores` is the same session on stores the caller
+owns (``kernel.memory_stores()`` for a backtest or a fast test), with no database and no run record.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 
 from quantdesk.brokers.base import Broker
 from quantdesk.config import Settings
+from quantdesk.config.risk_settings import RiskSettings
 from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
 from quantdesk.errors import ValidationError
@@ -34,7 +36,7 @@ from quantdesk.persistence.repositories import KillSwitchRepository, RunReposito
 from quantdesk.persistence.revision import shipped_head, stored_revision
 from quantdesk.portfolio.holdings import load_target_file
 from quantdesk.risk.kill_switch import KillSwitch
-from quantdesk.services.kernel import Kernel, build_kernel, database_stores
+from quantdesk.services.kernel import Kernel, Stores, build_kernel, database_stores
 
 __all__ = [
     "CancelResult",
@@ -48,6 +50,7 @@ __all__ = [
     "migrated_engine",
     "reconcile_account",
     "reconcile_accounts",
+    "session_on_stores",
     "trading_session",
 ]
 
@@ -60,7 +63,7 @@ class TradingSession:
 
     manager: OrderManager
     kill_switch: KillSwitch
-    engine: Engine
+    engine: Engine | None  # the database's; None on in-memory stores
     kernel: Kernel
     reconciliation: ReconciliationReport
     reconciliations: list[ReconciliationReport] = field(default_factory=list)
@@ -123,8 +126,42 @@ async def trading_session(
     stores = database_stores(engine)
     runs = RunRepository(engine)
     run_id = await asyncio.to_thread(runs.start, mode, datetime.now(UTC))
-    chosen = _chosen_account(settings, account)
-    kernel = build_kernel(broker, stores, settings.risk, run_id=run_id, account=chosen)
+    try:
+        async with session_on_stores(
+            stores,
+            broker,
+            settings.risk,
+            account=_chosen_account(settings, account),
+            run_id=run_id,
+            engine=engine,
+            monitor_interval=monitor_interval,
+            account_refresh=account_refresh,
+            target=target,
+        ) as session:
+            yield session
+    finally:
+        await asyncio.to_thread(stores.close)  # late risk events (a disconnect after Ctrl-C) are dropped from here
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(runs.finish, run_id, datetime.now(UTC))
+        engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def session_on_stores(
+    stores: Stores,
+    broker: Broker,
+    risk: RiskSettings,
+    *,
+    account: AccountId | None = None,
+    run_id: str | None = None,
+    engine: Engine | None = None,
+    monitor_interval: float = 1.0,
+    account_refresh: float = 30.0,
+    target: Mapping[str, Decimal] | None = None,
+) -> AsyncIterator[TradingSession]:
+    """The session of :func:`trading_session` on ``stores`` (the database's, or ``memory_stores()``): the kernel
+    started and reconciled, its monitor and kill-switch listener running; the stores stay open afterwards."""
+    kernel = build_kernel(broker, stores, risk, run_id=run_id, account=account)
     manager, kill_switch = kernel.manager, kernel.kill_switch
     try:
         await kernel.start()
@@ -147,7 +184,7 @@ async def trading_session(
         manager.on_reconnected = on_reconnected
         remove_ks = kill_switch.add_listener(on_kill_switch)
         stop = asyncio.Event()
-        monitor = asyncio.create_task(_monitor(session, monitor_interval, account_refresh, chosen, stop))
+        monitor = asyncio.create_task(_monitor(session, monitor_interval, account_refresh, account, stop))
         try:
             yield session
         finally:
@@ -163,10 +200,6 @@ async def trading_session(
     finally:
         with contextlib.suppress(Exception):
             await kernel.close()  # stops listening to the broker even when the start failed
-        await asyncio.to_thread(stores.close)  # late risk events (a disconnect after Ctrl-C) are dropped from here
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(runs.finish, run_id, datetime.now(UTC))
-        engine.dispose()
 
 
 async def _reconcile_again(session: TradingSession) -> None:

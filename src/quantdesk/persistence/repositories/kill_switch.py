@@ -17,6 +17,8 @@ __all__ = ["KillSwitchRepository", "KillSwitchStatus", "TradingState"]  # the va
 
 
 _SINGLETON = 1
+_CHANGES = tuple(s.value.lower() for s in TradingState)
+"""The actions of the rows ``set`` writes; the engine's refusals under rule ``kill_switch`` are ``rejected``."""
 
 
 class KillSwitchRepository:
@@ -66,9 +68,10 @@ class KillSwitchRepository:
         return KillSwitchStatus(state, reason, changed_by, ts)
 
     def history(self, limit: int | None = 20) -> list[KillSwitchChange]:
-        """The changes (the ``kill_switch`` risk events), oldest first; ``limit`` keeps the newest."""
+        """The changes (the ``kill_switch`` risk events ``set`` wrote, not the orders the switch refused), oldest first;
+        ``limit`` keeps the newest."""
         c = RiskEventRow
-        stmt = newest(select(c).where(c.rule == "kill_switch"), limit, c.ts, c.id)
+        stmt = newest(select(c).where(c.rule == "kill_switch", c.action.in_(_CHANGES)), limit, c.ts, c.id)
         with Session(self._engine) as session:
             rows = list(session.scalars(stmt))
         if limit is not None:
