@@ -123,7 +123,8 @@ class SimulatedBroker:
     ``ExchangeSessions("XNYS")`` for US stocks); ``margin`` the margin policy (Reg-T by default);
     ``capabilities`` the feature table (everything, named ``simulated``, short selling as the policy allows);
     ``bar_store`` and ``bars`` the history ``historical_bars`` serves besides the bars fed; ``fx_rates`` base units
-    per unit of other currencies; ``start`` the time before any data arrives.
+    per unit of other currencies; ``start`` the time before any data arrives; ``max_price_deviation`` the venue's
+    price band (0, the default: off).
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class SimulatedBroker:
         first_order_id: int = 1,
         first_perm_id: int = 1_000_000_001,
         client_id: int | None = None,
+        max_price_deviation: float = 0.0,
     ) -> None:
         config = matching or MatchingConfig()
         self._fees: FeeModel = fees or config.fees or ib_fixed_fees()
@@ -164,6 +166,7 @@ class SimulatedBroker:
             short_selling=self._capabilities.short_selling,
             ids=ids,
             client_id=client_id,
+            max_price_deviation=max_price_deviation,
         )
         self._accounts, self._engine = self._venue.accounts, self._venue.engine
         self._calendar = calendar
@@ -371,7 +374,7 @@ class SimulatedBroker:
         """Margin changes, equity after and commission of a complete fill; ``warning`` says why it would be refused."""
         self._require_connected()
         order = self._owned(order)
-        refusal = self._refusal(order, check_margin=False)
+        refusal = self._refusal(order, check_price=False, check_margin=False)
         return what_if_report(self._venue.check(order) if refusal is None else refusal)
 
     # --- data feeds ----------------------------------------------------------------------------------------------
@@ -442,7 +445,7 @@ class SimulatedBroker:
     def _owned(self, order: Order) -> Order:
         return order if order.account is not None else replace(order, account=self._accounts.default)
 
-    def _refusal(self, order: Order, *, check_margin: bool) -> str | None:
+    def _refusal(self, order: Order, *, check_margin: bool, check_price: bool = True) -> str | None:
         if order.account not in self._accounts:
             known = ", ".join(a.value for a in self._accounts.ledgers)
             return f"unknown account {order.account}: this login manages {known}"
@@ -450,7 +453,7 @@ class SimulatedBroker:
             self._capabilities.check(order)
         except BrokerError as exc:
             return str(exc)
-        return self._venue.margin_refusal(order) if check_margin else None
+        return self._venue.refusal(order, check_price=check_price, check_margin=check_margin)
 
     def _apply(self, events: list[OrderEvent]) -> list[BrokerReport]:
         """Report what the engine did: update accounts and order states, send the reports and return them."""

@@ -212,6 +212,13 @@ class SimulatedVenue:
         """The price band's refusal of ``order`` (None: it passes, or the band is off)."""
         return price_band_refusal(order, self.price_of(order.instrument.id), self.max_price_deviation)
 
+    def refusal(self, order: Order, *, check_price: bool = True, check_margin: bool = True) -> str | None:
+        """The venue's pre-trade refusal of ``order``: the price band first, then the margin check (each when asked)."""
+        refusal = self.price_refusal(order) if check_price else None
+        if refusal is None and check_margin:
+            refusal = self.margin_refusal(order)
+        return refusal
+
     def margin_refusal(self, order: Order, quantity: Decimal | None = None) -> str | None:
         """Why the margin check refuses ``order`` (or ``quantity`` of it); None when it passes."""
         check = self.check(order, quantity)

@@ -1,0 +1,263 @@
+"""One simulated venue, two adapters: the same orders give the same fills, figures and refusals on both.
+
+The same sequence (a market order, a limit that rests and then fills, a stop, an order refused for margin, one
+refused by the price band, a modify, a cancel and a what-if) goes to ``SimulatedBroker`` and, through
+``IBBroker``/``ib_async`` over a real socket, to the gateway simulator. The gateway's market is frozen; every step
+moves its clock and feeds the simulated broker the very quote the gateway matches against, so both venues see
+the same prices at the same time. Wire figures are floats: money is compared to the cent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from quantdesk.brokers.base import Broker, FillReport
+from quantdesk.brokers.ib import IBBroker
+from quantdesk.brokers.simulated import SimulatedBroker
+from quantdesk.config import IBSettings
+from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.instruments import Stock
+from quantdesk.domain.market import Quote
+from quantdesk.domain.order_state import OrderStatus
+from quantdesk.domain.order_types import TimeInForce
+from quantdesk.domain.orders import Order
+from quantdesk.execution import FixedHours
+from quantdesk.gateway import ContractQuery, GatewayConfig, GatewayServer
+
+AAPL = Stock("AAPL")
+CASH = 100_000
+STEP = 3900.0  # 65 minutes of trading time
+CENT = Decimal("0.01")
+MAX_DEVIATION = 0.5
+GTC = TimeInForce.GTC
+
+
+@pytest.fixture(autouse=True)
+def _order_errors(ib_errors: Any) -> None:
+    """IB reports rejects (201) and cancels (202) as errors, which ``ib_async`` logs: the sequence causes both."""
+    ib_errors.allow(r"Error 20[12], reqId \d+: Order (rejected|Canceled)")
+
+
+@dataclass
+class Venues:
+    """The gateway and the simulated broker, driven in step."""
+
+    gw: GatewayServer
+    ib: IBBroker
+    sim: SimulatedBroker
+    pumped_at: float = float("-inf")
+    reported: dict[str, dict[str, FillReport]] = field(default_factory=lambda: {"sim": {}, "ib": {}})
+
+    def listen(self) -> None:
+        """Keep every broker's fill reports by execution id (IB's come again once the commission is known)."""
+        for name, broker in (("sim", self.sim), ("ib", self.ib)):
+            seen = self.reported[name]
+
+            def on_report(report: object, seen: dict[str, FillReport] = seen) -> None:
+                if isinstance(report, FillReport):
+                    seen[report.execution_id.value] = report
+
+            broker.add_listener(on_report)
+
+    def quote_at(self, tt: float) -> Quote:
+        spec = self.gw.catalog.resolve(ContractQuery(symbol="AAPL", sec_type="STK", currency="USD"))
+        assert spec is not None
+        q = self.gw.market.quote(spec, tt)
+        ts = self.gw.calendar.to_datetime(tt)
+        return Quote(AAPL.id, ts, Decimal(repr(q.bid)), Decimal(repr(q.ask)), Decimal(q.bid_size), Decimal(q.ask_size))
+
+    async def step_to(self, tt: float) -> Quote:
+        """Move both markets to trading time ``tt``: the gateway's clock (then wait for its pump), the quote fed."""
+        self.gw.clock.set(tt)
+        assert await wait_for(lambda: self.pumped_at >= tt), "the gateway's pump stalled"
+        quote = self.quote_at(tt)
+        self.sim.feed_quote(quote)
+        await asyncio.sleep(0.05)  # let the gateway's replies reach IBBroker
+        return quote
+
+    async def both(self, call: Callable[[Broker], Awaitable[Any]]) -> tuple[Any, Any]:
+        return await call(self.sim), await call(self.ib)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def fills(reports: list[FillReport], cid: ClientOrderId) -> list[tuple[Decimal, Decimal, Decimal | None]]:
+    return [
+        (f.quantity, f.price, None if f.commission is None else f.commission.amount)
+        for f in reports
+        if f.client_order_id == cid
+    ]
+
+
+async def same_fills(venues: Venues, cid: ClientOrderId) -> list[tuple[Decimal, Decimal, Decimal | None]]:
+    """The simulated broker's fills of ``cid``, once the gateway's (commissions included) are the same."""
+    expected = fills(list(venues.reported["sim"].values()), cid)
+    got: list[tuple[Decimal, Decimal, Decimal | None]] = []
+    for _ in range(200):
+        got = fills(list(venues.reported["ib"].values()), cid)
+        if len(got) >= len(expected) and all(c is not None for _, _, c in got):
+            break
+        await asyncio.sleep(0.02)
+    assert expected == got, f"{cid}: simulated {expected} != gateway {got}"
+    return expected
+
+
+async def settled(venues: Venues, cid: ClientOrderId, status: OrderStatus) -> tuple[Any, Any]:
+    """Both brokers' reports of ``cid`` once the IB side shows ``status``."""
+    for _ in range(200):
+        ib = await venues.ib.order_status(cid)
+        if ib.status is status:
+            break
+        await asyncio.sleep(0.02)
+    return await venues.both(lambda b: b.order_status(cid))
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT)
+
+
+async def assert_same_accounts(venues: Venues) -> None:
+    sim, ib = await venues.both(lambda b: b.account_summary())
+    for name in ("net_liquidation", "buying_power", "initial_margin", "maintenance_margin", "excess_liquidity"):
+        a, b = getattr(sim, name), getattr(ib, name)
+        assert cents(a.amount) == cents(b.amount), f"{name}: simulated {a} != gateway {b}"
+    assert cents(sim.cash[sim.base_currency]) == cents(ib.cash[ib.base_currency])
+    sim_pos, ib_pos = await venues.both(lambda b: b.positions())
+    assert {(p.quantity, cents(p.average_cost)) for p in sim_pos} == {
+        (p.quantity, cents(p.average_cost)) for p in ib_pos
+    }
+
+
+def margin_figures(reason: str | None) -> list[str]:
+    """The two money figures of a margin refusal (equity with loan value after, initial margin after)."""
+    return re.findall(r"\d+\.\d\d", reason or "")
+
+
+async def run_sequence(venues: Venues) -> None:
+    tt = venues.gw.clock.now_tt()
+    q0 = await venues.step_to(tt)
+    account = (await venues.ib.managed_accounts())[0]
+    sim_account = (await venues.sim.managed_accounts())[0]
+    assert account == sim_account
+
+    # look ahead: the lowest ask and the lowest bid of the coming steps
+    ahead = [venues.quote_at(tt + k * STEP) for k in range(1, 13)]
+    low_ask = min(q.ask for q in ahead)
+    assert low_ask < q0.bid, "the replay must fall below the first bid for the resting limit to fill"
+
+    # 1. a market order fills at the ask
+    buy = Order.market(AAPL, "BUY", 100, client_order_id=ClientOrderId("par-mkt"), tif=GTC)
+    await venues.both(lambda b: b.place_order(buy))
+    await venues.step_to(tt)  # the simulated broker fills on the next data, the gateway on the quote it has
+    await settled(venues, buy.client_order_id, OrderStatus.FILLED)
+    assert (await same_fills(venues, buy.client_order_id))[0][1] == q0.ask
+    await assert_same_accounts(venues)
+
+    # 2. a limit rests at the coming low, a second one is modified then cancelled, a stop waits below the market
+    rest = Order.limit(AAPL, "BUY", 50, low_ask, client_order_id=ClientOrderId("par-lmt"), tif=GTC)
+    other = Order.limit(
+        AAPL, "BUY", 30, cents(q0.bid * Decimal("0.9")), client_order_id=ClientOrderId("par-mod"), tif=GTC
+    )
+    stop = Order.stop(
+        AAPL, "SELL", 40, cents(low_ask + (q0.bid - low_ask) / 2), client_order_id=ClientOrderId("par-stp"), tif=GTC
+    )
+    for order in (rest, other, stop):
+        sim_r, ib_r = await venues.both(lambda b, o=order: b.place_order(o))
+        assert not sim_r.status.is_terminal
+        assert not ib_r.status.is_terminal
+    await asyncio.sleep(0.1)
+    new_price = cents(q0.bid * Decimal("0.85"))
+    await venues.sim.modify_order(other.client_order_id, quantity=Decimal(20), limit_price=new_price)
+    await venues.ib.modify_order(other.client_order_id, quantity=Decimal(20), limit_price=new_price)
+    await asyncio.sleep(0.1)
+    sim_m, ib_m = await venues.both(lambda b: b.order_status(other.client_order_id))
+    assert (sim_m.quantity, sim_m.limit_price) == (ib_m.quantity, ib_m.limit_price) == (Decimal(20), new_price)
+    await venues.both(lambda b: b.cancel_order(other.client_order_id))
+    sim_c, ib_c = await settled(venues, other.client_order_id, OrderStatus.CANCELLED)
+    assert sim_c.status is ib_c.status is OrderStatus.CANCELLED
+
+    # 3. a what-if of a large buy: the same margins and commission
+    big = Order.market(AAPL, "BUY", 300, client_order_id=ClientOrderId("par-whatif"), tif=GTC)
+    sim_w, ib_w = await venues.both(lambda b: b.what_if(big))
+    assert cents(sim_w.init_margin_change) == cents(ib_w.init_margin_change)
+    assert cents(sim_w.maint_margin_change) == cents(ib_w.maint_margin_change)
+    assert cents(sim_w.equity_with_loan_after) == cents(ib_w.equity_with_loan_after)
+    assert sim_w.commission.amount == ib_w.commission.amount
+
+    # 4. refusals: an order too big for the margin, a limit price too far from the market
+    huge = Order.market(AAPL, "BUY", 10_000, client_order_id=ClientOrderId("par-margin"), tif=GTC)
+    sim_r, ib_r = await venues.both(lambda b: b.place_order(huge))
+    sim_r, ib_r = await settled(venues, huge.client_order_id, OrderStatus.REJECTED)
+    assert sim_r.status is ib_r.status is OrderStatus.REJECTED
+    assert sim_r.error_code == ib_r.error_code == 201
+    assert margin_figures(sim_r.reason) == margin_figures(ib_r.reason) != []
+    far = Order.limit(
+        AAPL, "BUY", 10, cents(q0.bid * Decimal("0.3")), client_order_id=ClientOrderId("par-band"), tif=GTC
+    )
+    await venues.both(lambda b: b.place_order(far))
+    sim_r, ib_r = await settled(venues, far.client_order_id, OrderStatus.REJECTED)
+    assert sim_r.status is ib_r.status is OrderStatus.REJECTED
+    assert sim_r.error_code == ib_r.error_code == 201
+    assert "away from the market price" in (sim_r.reason or "")
+    assert "away from the market price" in (ib_r.reason or "")
+
+    # 5. the market falls: the stop triggers and sells, the limit fills
+    for k in range(1, 13):
+        await venues.step_to(tt + k * STEP)
+    for order in (rest, stop):
+        sim_s, ib_s = await settled(venues, order.client_order_id, OrderStatus.FILLED)
+        assert sim_s.status is ib_s.status is OrderStatus.FILLED, order.client_order_id
+    for order in (rest, stop):
+        assert await same_fills(venues, order.client_order_id)
+    await assert_same_accounts(venues)
+
+
+def test_the_simulated_broker_and_the_gateway_agree() -> None:
+    async def main() -> None:
+        config = GatewayConfig(
+            speed=0,
+            tick_interval=0.01,
+            seed=1,
+            cash=CASH,
+            respect_quote_size=False,
+            max_price_deviation=MAX_DEVIATION,
+        )
+        async with GatewayServer(config) as gw:
+            ib = IBBroker(IBSettings(port=gw.port, connect_timeout=3.0, request_timeout=5.0), backoff_base=0.05)
+            sim = SimulatedBroker(
+                {config.accounts[0]: CASH},
+                start=gw.clock.now(),
+                calendar=FixedHours.us_equities(),
+                max_price_deviation=MAX_DEVIATION,
+            )
+            venues = Venues(gw, ib, sim)
+
+            def on_pump(tt: float) -> None:
+                venues.pumped_at = tt
+
+            remove = gw.add_pump_hook(on_pump)
+            venues.listen()
+            await ib.connect()
+            await sim.connect()
+            try:
+                await run_sequence(venues)
+            finally:
+                remove()
+                await ib.close()
+
+    asyncio.run(main())
