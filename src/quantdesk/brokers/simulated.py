@@ -154,7 +154,7 @@ class SimulatedBroker:
         cash = default_cash if accounts is None else accounts
         self._market = MarketData(bar_store, bars)
         ids = VenueIds(perm=IdSequence(first_perm_id), order={client_id or 0: IdSequence(first_order_id)})
-        self._venue = SimulatedVenue(
+        self._venue = SimulatedVenue.with_cash(
             cash,
             base=Currency.of(base_currency),
             fees=self._fees,

@@ -28,6 +28,7 @@ from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.positions import Position
 from quantdesk.domain.values import ZERO
+from quantdesk.execution.ledger import Accounts
 from quantdesk.execution.margin import MarginCheck
 from quantdesk.execution.venue import REJECTED_CODE, SimulatedVenue, VenueOrder
 
@@ -47,7 +48,7 @@ _STATUS_OF: dict[type[OrderEvent], OrderStatus] = {
 class OrderJournal:
     """Every execution reported, and the translation of the venue's engine events into reports."""
 
-    def __init__(self, venue: SimulatedVenue, market: MarketData) -> None:
+    def __init__(self, venue: SimulatedVenue[Accounts], market: MarketData) -> None:
         self._venue = venue
         self._market = market
         self.executions: list[FillReport] = []

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from quantdesk.domain.events import OrderEvent, OrderModifyRejected
 from quantdesk.domain.fills import Fill
@@ -38,7 +38,15 @@ from quantdesk.execution.margin import MarginCheck, MarginPolicy
 from quantdesk.execution.matching import CalendarSource, MatchingConfig, MatchingEngine
 from quantdesk.execution.sessions import ALWAYS_OPEN
 
-__all__ = ["DUPLICATE_CODE", "PRICE_BANDED", "REJECTED_CODE", "SimulatedVenue", "VenueOrder", "price_band_refusal"]
+__all__ = [
+    "DUPLICATE_CODE",
+    "PRICE_BANDED",
+    "REJECTED_CODE",
+    "SimulatedVenue",
+    "VenueAccounts",
+    "VenueOrder",
+    "price_band_refusal",
+]
 
 REJECTED_CODE = 201
 """IB's "order rejected" error code, used for every refusal before an order reaches the engine."""
@@ -79,15 +87,54 @@ class VenueOrder:
         return self.order.client_order_id
 
 
-class SimulatedVenue:
+class VenueAccounts(Protocol):
+    """What the venue asks of the accounts it checks orders against: the effect of a complete fill.
+
+    ``Accounts`` (the venue's own Decimal ledgers, for the simulated broker) is one; the gateway's account book,
+    the same ``Ledger`` and ``MarginPolicy`` keyed by conId, is the other."""
+
+    def check(self, order: Order, price_of: PriceOf, quantity: Decimal | None = None) -> MarginCheck | str:
+        """The effect of ``order`` (or ``quantity`` of it) filling completely, or why it cannot be assessed."""
+        ...
+
+
+AccountsT = TypeVar("AccountsT", bound=VenueAccounts)
+
+
+class SimulatedVenue(Generic[AccountsT]):
     """Matching, accounts, margin, fees, ids and checks of one simulated venue (see the module docstring).
 
-    ``price_of`` gives the last known price of an instrument (the adapter's market data); ``ids`` the id sequences
-    (a fresh random ``VenueIds`` when None); ``first_order_id``/``first_perm_id`` start deterministic sequences.
+    ``accounts`` the accounts the margin check values orders in; ``price_of`` gives the last known price of an
+    instrument (the adapter's market data); ``ids`` the id sequences (a fresh random ``VenueIds`` when None);
+    ``client_id`` the client whose order-id sequence ``register`` takes ids from; ``max_price_deviation`` the price
+    band (0: off).
     """
 
     def __init__(
         self,
+        accounts: AccountsT,
+        *,
+        fees: FeeModel,
+        price_of: PriceOf,
+        matching: MatchingConfig | None = None,
+        calendar: CalendarSource = ALWAYS_OPEN,
+        max_price_deviation: float = 0.0,
+        ids: VenueIds | None = None,
+        client_id: int | None = None,
+    ) -> None:
+        self.fees = fees
+        self.price_of = price_of
+        self.accounts = accounts
+        self.engine = MatchingEngine(replace(matching or MatchingConfig(), fees=fees), calendar=calendar)
+        self.ids = ids or VenueIds()
+        self.max_price_deviation = max_price_deviation
+        self.client_id = client_id
+        self._order_ids: IdSequence = self.ids.order_ids(client_id or 0)
+        self.orders: dict[ClientOrderId, VenueOrder] = {}
+
+    @classmethod
+    def with_cash(
+        cls,
         cash: Mapping[AccountId | str, Numeric],
         *,
         base: Currency,
@@ -95,23 +142,26 @@ class SimulatedVenue:
         price_of: PriceOf,
         policy: MarginPolicy | None = None,
         fx_rates: Mapping[Currency | str, Numeric] | None = None,
+        short_selling: bool = True,
         matching: MatchingConfig | None = None,
         calendar: CalendarSource = ALWAYS_OPEN,
-        short_selling: bool = True,
         max_price_deviation: float = 0.0,
         ids: VenueIds | None = None,
         client_id: int | None = None,
-    ) -> None:
-        self.policy = policy or MarginPolicy.reg_t()
-        self.fees = fees
-        self.price_of = price_of
-        self.accounts = Accounts(cash, base, self.policy, FxRates(base, fx_rates), fees, short_selling=short_selling)
-        self.engine = MatchingEngine(replace(matching or MatchingConfig(), fees=fees), calendar=calendar)
-        self.ids = ids or VenueIds()
-        self.max_price_deviation = max_price_deviation
-        self.client_id = client_id
-        self._order_ids: IdSequence = self.ids.order_ids(client_id or 0)
-        self.orders: dict[ClientOrderId, VenueOrder] = {}
+    ) -> SimulatedVenue[Accounts]:
+        """A venue over its own ``Accounts``: ``cash`` per account in ``base``, under ``policy`` (Reg-T)."""
+        policy = policy or MarginPolicy.reg_t()
+        accounts = Accounts(cash, base, policy, FxRates(base, fx_rates), fees, short_selling=short_selling)
+        return SimulatedVenue(
+            accounts,
+            fees=fees,
+            price_of=price_of,
+            matching=matching,
+            calendar=calendar,
+            max_price_deviation=max_price_deviation,
+            ids=ids,
+            client_id=client_id,
+        )
 
     # --- orders --------------------------------------------------------------------------------------------------
 
@@ -158,7 +208,7 @@ class SimulatedVenue:
         record.state = record.state.apply_status(OrderStatus.REJECTED, ts)
         record.reason, record.code = reason, REJECTED_CODE
 
-    def book(self, record: VenueOrder, fill: Fill) -> Position:
+    def book(self: SimulatedVenue[Accounts], record: VenueOrder, fill: Fill) -> Position:
         """Book ``fill`` of ``record`` on its account's ledger and advance the order's state."""
         assert fill.account is not None  # every order gets an account before it is submitted
         position = self.accounts.ledgers[fill.account].apply(fill, record.order.instrument)

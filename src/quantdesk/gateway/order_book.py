@@ -15,9 +15,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
 from quantdesk.execution.ids import FIRST_PERM_ID, VenueIds
+from quantdesk.gateway.contracts import ContractSpec
 from quantdesk.gateway.order_wire import WireContract, WireOrder
 
 __all__ = ["DONE_STATUSES", "FIRST_PERM_ID", "ExecutionRecord", "GatewayOrder", "GatewayOrderBook"]
@@ -95,6 +98,12 @@ class GatewayOrder:
         """The parent's order id (0 without a parent)."""
         return self.order.parent_id or 0
 
+    def add_fill(self, quantity: float, price: float) -> None:
+        """Count one execution of ``quantity`` at ``price``."""
+        self.filled += quantity
+        self.notional += quantity * price
+        self.last_fill_price = price
+
 
 @dataclass(slots=True)
 class ExecutionRecord:
@@ -118,6 +127,32 @@ class ExecutionRecord:
     commission: float
     currency: str
     realized_pnl: float | None = None
+
+    @classmethod
+    def of_fill(cls, record: GatewayOrder, fill: Fill, exec_id: str, spec: ContractSpec | None) -> ExecutionRecord:
+        """The execution of ``fill`` of ``record`` (counted in it already), on the contract's primary exchange."""
+        venue = record.contract.exchange
+        if spec is not None and venue == "SMART":
+            venue = spec.primary_exchange or spec.exchange
+        return cls(
+            exec_id=exec_id,
+            perm_id=record.perm_id,
+            client_id=record.client_id,
+            order_id=record.order_id,
+            account=record.account,
+            con_id=record.con_id,
+            side="BOT" if fill.side is OrderSide.BUY else "SLD",
+            shares=float(fill.quantity),
+            price=float(fill.price),
+            time=fill.ts,
+            cum_qty=record.filled,
+            avg_price=record.avg_price,
+            order_ref=record.order.order_ref,
+            exchange=venue,
+            liquidity=fill.liquidity.value if fill.liquidity is not None else 0,
+            commission=float(fill.commission.amount),
+            currency=fill.commission.currency.code,
+        )
 
 
 @dataclass(slots=True)

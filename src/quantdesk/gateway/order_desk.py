@@ -35,14 +35,25 @@ from quantdesk.domain.events import (
     OrderModifyRejected,
     OrderRejected,
 )
-from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.identifiers import AccountId, ClientOrderId, InstrumentId
+from quantdesk.domain.instruments import Instrument
 from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
-from quantdesk.domain.side import OrderSide
 from quantdesk.execution import AuctionKind, FixedHours, MatchingConfig, MatchingEngine, OrderActivated
+from quantdesk.execution.venue import SimulatedVenue
 from quantdesk.gateway.clock import SESSION_SECONDS
+from quantdesk.gateway.contracts import ContractSpec
 from quantdesk.gateway.order_book import ExecutionRecord, GatewayOrder, GatewayOrderBook
-from quantdesk.gateway.order_checks import account_of, check_margin, check_price, reject_json, resolve, what_if_reply
+from quantdesk.gateway.order_checks import (
+    GatewayAccounts,
+    account_of,
+    margin_refusal,
+    market_price,
+    price_refusal,
+    reject_json,
+    resolve,
+    what_if_reply,
+)
 from quantdesk.gateway.order_mapping import (
     GatewayFees,
     OrderRefused,
@@ -85,15 +96,34 @@ class OrderDesk:
         self.book = GatewayOrderBook()
         self.messages = OrderMessenger(server)
         self.fees = GatewayFees(cfg.commission_schedule)
-        matching = MatchingConfig(
-            respect_quote_size=cfg.respect_quote_size,
-            fees=None if cfg.commission_schedule == "none" else self.fees,
-            id_prefix="gw",
+        self._con_ids: dict[InstrumentId, int] = {}
+        self.venue = SimulatedVenue(
+            GatewayAccounts(server, self.fees),
+            fees=self.fees,
+            price_of=self._price_of,
+            matching=MatchingConfig(respect_quote_size=cfg.respect_quote_size, id_prefix="gw"),
+            calendar=FixedHours.us_equities(),
+            max_price_deviation=cfg.max_price_deviation,
+            ids=self.book.ids,
         )
-        self.engine = MatchingEngine(matching, calendar=FixedHours.us_equities())
         self.in_engine: set[int] = set()
         self._last_tt = server.clock.now_tt()
         self._last_ts = self._utc(self._last_tt)
+
+    @property
+    def engine(self) -> MatchingEngine:
+        """The venue's matching engine."""
+        return self.venue.engine
+
+    def instrument(self, spec: ContractSpec) -> Instrument:
+        """The domain instrument of a catalogue contract, made known to the venue's prices."""
+        instrument = instrument_for(spec)
+        self._con_ids[instrument.id] = spec.con_id
+        return instrument
+
+    def _price_of(self, instrument_id: InstrumentId) -> Decimal | None:
+        con_id = self._con_ids.get(instrument_id)
+        return None if con_id is None else market_price(self.server, con_id)
 
     # --- time ------------------------------------------------------------------------------------------------
 
@@ -172,15 +202,18 @@ class OrderDesk:
         linked = parent is not None and (parent.held or parent.perm_id in self.in_engine)
         domain = domain_order(
             order,
-            instrument_for(spec),
+            self.instrument(spec),
             client_order_id=cid,
             parent=parent.cid if parent is not None and linked else None,
             oca_group=oca_key,
             oca_type=oca_type,
         )
-        check_price(self.server, spec, domain)
-        if parent is None:  # a child fills only once its parent has: checked as the venue checks it, not at all
-            check_margin(self.server, self.fees, account, spec, domain)
+        domain = dataclasses.replace(domain, account=AccountId(account))
+        refusal = price_refusal(self.venue, domain)
+        if refusal is None and parent is None:  # a child fills only once its parent has: not checked, as the venue
+            refusal = margin_refusal(self.venue, domain)
+        if refusal is not None:
+            raise refusal
         return GatewayOrder(
             client_id=client_id,
             order_id=order.order_id,
@@ -321,33 +354,9 @@ class OrderDesk:
 
     def _on_fill(self, record: GatewayOrder, event: OrderFillEvent) -> None:
         fill = event.fill
-        qty, price = float(fill.quantity), float(fill.price)
-        record.filled += qty
-        record.notional += qty * price
-        record.last_fill_price = price
+        record.add_fill(float(fill.quantity), float(fill.price))
         spec = self.server.catalog.get(record.con_id)
-        venue = record.contract.exchange
-        if spec is not None and venue == "SMART":
-            venue = spec.primary_exchange or spec.exchange
-        exe = ExecutionRecord(
-            exec_id=self.book.new_exec_id(),
-            perm_id=record.perm_id,
-            client_id=record.client_id,
-            order_id=record.order_id,
-            account=record.account,
-            con_id=record.con_id,
-            side="BOT" if fill.side is OrderSide.BUY else "SLD",
-            shares=qty,
-            price=price,
-            time=fill.ts,
-            cum_qty=record.filled,
-            avg_price=record.avg_price,
-            order_ref=record.order.order_ref,
-            exchange=venue,
-            liquidity=fill.liquidity.value if fill.liquidity is not None else 0,
-            commission=float(fill.commission.amount),
-            currency=fill.commission.currency.code,
-        )
+        exe = ExecutionRecord.of_fill(record, fill, self.book.new_exec_id(), spec)
         self.book.executions.append(exe)
         self.messages.execution(record, exe)
         realized = self.server.accounts.book(record.account, record.con_id, fill)
@@ -407,8 +416,14 @@ class OrderDesk:
         try:
             if remaining <= 0:
                 raise OrderRefused(201, f"the new quantity {order.total_quantity} leaves nothing to work")
-            target = domain_order(order, instrument_for(spec), client_order_id=record.cid, quantity=remaining)
-            check_price(self.server, spec, target)
+            target = domain_order(order, self.instrument(spec), client_order_id=record.cid, quantity=remaining)
+            target = dataclasses.replace(target, account=AccountId(record.account))
+            refused = price_refusal(self.venue, target)
+            if refused is None and not record.held and not record.parent_perm_id:
+                left = target.quantity - self.engine.state(record.cid).filled_quantity
+                refused = margin_refusal(self.venue, target, left) if left > 0 else None
+            if refused is not None:
+                raise refused
         except OrderRefused as refusal:
             session.error(order.order_id, 321, f"Error validating request.-'bV' : cause - {refusal.reason}")
             return
@@ -479,4 +494,4 @@ class OrderDesk:
 
     def what_if(self, session: ClientSession, contract: WireContract, order: WireOrder) -> None:
         """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
-        what_if_reply(self.server, self.fees, session, contract, order)
+        what_if_reply(self.venue, self.instrument, session, contract, order)
