@@ -28,6 +28,7 @@ from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.order_types import TimeInForce
 from quantdesk.domain.orders import Order
+from quantdesk.errors import OrderRejected
 from quantdesk.execution import FixedHours
 from quantdesk.gateway import ContractQuery, GatewayConfig, GatewayServer
 
@@ -43,6 +44,7 @@ GTC = TimeInForce.GTC
 def _order_errors(ib_errors: Any) -> None:
     """IB reports rejects (201) and cancels (202) as errors, which ``ib_async`` logs: the sequence causes both."""
     ib_errors.allow(r"Error 20[12], reqId \d+: Order (rejected|Canceled)")
+    ib_errors.allow(r"Error 321, reqId \d+: Error validating request")
 
 
 @dataclass
@@ -187,6 +189,19 @@ async def run_sequence(venues: Venues) -> None:
     await asyncio.sleep(0.1)
     sim_m, ib_m = await venues.both(lambda b: b.order_status(other.client_order_id))
     assert (sim_m.quantity, sim_m.limit_price) == (ib_m.quantity, ib_m.limit_price) == (Decimal(20), new_price)
+    too_far = cents(q0.bid * Decimal("0.3"))
+    for broker in (venues.sim, venues.ib):
+        with pytest.raises(OrderRejected, match="away from the market price"):
+            await broker.modify_order(other.client_order_id, limit_price=too_far)
+    refusals = []
+    for broker in (venues.sim, venues.ib):
+        with pytest.raises(OrderRejected) as refused:
+            await broker.modify_order(other.client_order_id, quantity=Decimal(5_000))
+        refusals.append(margin_figures(str(refused.value)))
+    assert refusals[0] == refusals[1] != [], "the margin check refuses the same modify with the same figures"
+    sim_m, ib_m = await venues.both(lambda b: b.order_status(other.client_order_id))
+    assert sim_m.limit_price == ib_m.limit_price == new_price  # a refused modify leaves the order as it was
+    assert sim_m.quantity == ib_m.quantity == Decimal(20)
     await venues.both(lambda b: b.cancel_order(other.client_order_id))
     sim_c, ib_c = await settled(venues, other.client_order_id, OrderStatus.CANCELLED)
     assert sim_c.status is ib_c.status is OrderStatus.CANCELLED

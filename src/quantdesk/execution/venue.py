@@ -220,8 +220,8 @@ class SimulatedVenue(Generic[AccountsT]):
     ) -> tuple[VenueOrder, list[OrderEvent]]:
         """Change a working order in the engine; raises ``OrderRejected`` (order unchanged) when it is refused.
 
-        Only working orders can change; the new terms must be valid, and a parent order's remainder must pass the
-        margin check at its new terms."""
+        Only working orders can change; the new terms must be valid and pass the price band, and a parent order's
+        remainder must pass the margin check at its new terms."""
         record = self.get(cid)
         if not record.in_engine or record.state.is_terminal:
             raise OrderRejectedError(
@@ -237,10 +237,11 @@ class SimulatedVenue(Generic[AccountsT]):
             error = OrderRejectedError(exc.message, code=REJECTED_CODE, field=exc.field, value=exc.value, hint=exc.hint)
             raise error from exc
         remaining = proposed.quantity - record.state.filled_quantity
-        if proposed.link.parent_client_order_id is None and remaining > 0:
+        refusal = self.price_refusal(proposed)
+        if refusal is None and proposed.link.parent_client_order_id is None and remaining > 0:
             refusal = self.margin_refusal(proposed, remaining)
-            if refusal is not None:
-                raise OrderRejectedError(refusal, code=REJECTED_CODE, field="quantity", value=str(cid))
+        if refusal is not None:
+            raise OrderRejectedError(refusal, code=REJECTED_CODE, field="quantity", value=str(cid))
         events = self.engine.modify(cid, ts, **changes)
         refused = next((e for e in events if isinstance(e, OrderModifyRejected)), None)
         if refused is not None:
