@@ -134,6 +134,11 @@ def cents(value: Decimal) -> Decimal:
 
 
 async def assert_same_accounts(venues: Venues) -> None:
+    # the gateway pushes account values when they change by a fill (IB also every few minutes): push them now,
+    # marked at the current quote, as the periodic update would
+    for account in venues.gw.accounts.ids:
+        venues.gw.publish_account(account)
+    await asyncio.sleep(0.1)
     sim, ib = await venues.both(lambda b: b.account_summary())
     for name in ("net_liquidation", "buying_power", "initial_margin", "maintenance_margin", "excess_liquidity"):
         a, b = getattr(sim, name), getattr(ib, name)
@@ -239,6 +244,42 @@ async def run_sequence(venues: Venues) -> None:
         assert sim_s.status is ib_s.status is OrderStatus.FILLED, order.client_order_id
     for order in (rest, stop):
         assert await same_fills(venues, order.client_order_id)
+    await assert_same_accounts(venues)
+
+    # 6. a short sale beyond the position, then trailing and stop orders on the short, over three more sessions
+    tt += 12 * STEP
+    q1 = venues.quote_at(tt)
+    short = Order.market(AAPL, "SELL", 200, client_order_id=ClientOrderId("par-short"), tif=GTC)
+    await venues.both(lambda b: b.place_order(short))
+    await venues.step_to(tt)
+    await settled(venues, short.client_order_id, OrderStatus.FILLED)
+    assert await same_fills(venues, short.client_order_id)
+    await assert_same_accounts(venues)
+    tick = AAPL.tick_size
+    later = [
+        Order.trailing_stop(
+            AAPL, "BUY", 30, trailing_amount=cents(q1.ask * Decimal("0.01")),
+            client_order_id=ClientOrderId("par-trail"), tif=GTC,
+        ),
+        Order.stop_limit(
+            AAPL, "BUY", 20, cents(q1.ask * Decimal("1.01")), cents(q1.ask * Decimal("1.02")),
+            client_order_id=ClientOrderId("par-stplmt"), tif=GTC,
+        ),
+        Order.trailing_stop_limit(
+            AAPL, "BUY", 10, limit_offset=tick * 5, trailing_percent=Decimal("0.5"),
+            client_order_id=ClientOrderId("par-traillmt"), tif=GTC,
+        ),
+    ]  # fmt: skip
+    for order in later:
+        await venues.both(lambda b, o=order: b.place_order(o))
+    await asyncio.sleep(0.1)
+    for k in range(1, 19):
+        await venues.step_to(tt + k * STEP)
+    await asyncio.sleep(0.1)
+    for order in later:
+        sim_s, ib_s = await settled(venues, order.client_order_id, OrderStatus.FILLED)
+        assert (sim_s.status, sim_s.filled_quantity) == (ib_s.status, ib_s.filled_quantity), order.client_order_id
+        assert await same_fills(venues, order.client_order_id), f"{order.client_order_id} should have filled"
     await assert_same_accounts(venues)
 
 
