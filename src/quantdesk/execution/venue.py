@@ -22,7 +22,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
-from quantdesk.domain.events import OrderEvent, OrderModifyRejected
+from quantdesk.domain.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderEvent,
+    OrderExpired,
+    OrderFillEvent,
+    OrderModified,
+    OrderModifyRejected,
+    OrderRejected,
+)
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId
 from quantdesk.domain.order_state import OrderState, OrderStatus
@@ -54,6 +63,12 @@ DUPLICATE_CODE = 103
 """IB's "duplicate order id"."""
 PRICE_BANDED = frozenset({"STK", "FUT", "CASH"})
 """Asset classes whose limit and stop prices the price band checks (options' prices are too small)."""
+_STATUS_OF: dict[type[OrderEvent], OrderStatus] = {
+    OrderAccepted: OrderStatus.SUBMITTED,
+    OrderRejected: OrderStatus.REJECTED,
+    OrderCancelled: OrderStatus.CANCELLED,
+    OrderExpired: OrderStatus.EXPIRED,
+}
 
 
 def price_band_refusal(order: Order, market: Decimal | None, max_deviation: float) -> str | None:
@@ -171,10 +186,31 @@ class SimulatedVenue(Generic[AccountsT]):
     def register(self, order: Order, ts: datetime) -> VenueOrder:
         """Give ``order`` its broker ids (also when it will be rejected) and a PENDING_SUBMIT state."""
         ids = BrokerOrderId(self._order_ids.take(), self.ids.new_perm_id(), self.client_id)
+        return self.track(order, ids, ts, in_engine=False)
+
+    def track(self, order: Order, ids: BrokerOrderId, ts: datetime, *, in_engine: bool = True) -> VenueOrder:
+        """Keep the record of ``order`` under ids its adapter gave it (the gateway's wire ids), PENDING_SUBMIT."""
         state = OrderState.new(order.client_order_id, order.quantity, ts).apply_status(OrderStatus.PENDING_SUBMIT, ts)
-        record = VenueOrder(order, ids, state)
+        record = VenueOrder(order, ids, state, in_engine=in_engine)
         self.orders[order.client_order_id] = record
         return record
+
+    def advance(self, record: VenueOrder, event: OrderEvent) -> None:
+        """Move ``record``'s state by one of the engine's events, through the domain's transition table.
+
+        A fill is counted (its booking on a ledger is the accounts' business, see :meth:`book`); an acceptance,
+        rejection, cancel or expiry changes the status and keeps its reason; a modification its quantity. Triggers
+        and activations change nothing the state holds."""
+        if isinstance(event, OrderFillEvent):
+            record.state = record.state.apply_fill(event.fill)
+        elif isinstance(event, OrderModified):
+            if event.quantity is not None:
+                record.state = record.state.apply_modify(event.quantity, event.ts)
+        elif type(event) in _STATUS_OF:
+            record.state = record.state.apply_status(_STATUS_OF[type(event)], event.ts)
+            reason = getattr(event, "reason", "") or None
+            if reason is not None:
+                record.reason, record.code = reason, getattr(event, "code", None)
 
     def require_new(self, orders: Iterable[Order]) -> None:
         """Raise ``BrokerError`` (code 103) when an order's client order id was placed already (a caller's bug)."""

@@ -1,7 +1,10 @@
-"""The order desk: every order of the gateway through one shared matching engine, priced by the gateway's quotes.
+"""The order desk: the wire's adapter over the one simulated venue, priced by the gateway's quotes.
 
-One :class:`~quantdesk.execution.MatchingEngine` serves the whole server (all clients, all accounts). An order
-enters it when it is transmitted; the desk then feeds the engine the gateway's current quote of that contract at
+One :class:`~quantdesk.execution.venue.SimulatedVenue` serves the whole server (all clients, all accounts): its
+matching engine, fees, id sequences, price band and margin check (on the gateway's accounts, through
+:class:`~quantdesk.gateway.order_checks.GatewayAccounts`) are the simulated broker's. The venue keeps each order's
+state as a ``VenueOrder``; the desk's ``GatewayOrder`` is the wire-side view (client and order id, wire terms, IB
+status). An order enters the engine when it is transmitted; the desk then feeds the engine the gateway's current quote of that contract at
 once (so a market order fills immediately at the ask or bid) and again on every pump tick for every contract with
 working orders (so resting orders fill as the replayed prices move). With ``respect_quote_size`` a quote fills at
 most its displayed size, so a large order fills in several executions. When the simulated clock crosses a session
@@ -35,7 +38,7 @@ from quantdesk.domain.events import (
     OrderModifyRejected,
     OrderRejected,
 )
-from quantdesk.domain.identifiers import AccountId, ClientOrderId, InstrumentId
+from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, InstrumentId
 from quantdesk.domain.instruments import Instrument
 from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
@@ -57,9 +60,11 @@ from quantdesk.gateway.order_checks import (
 from quantdesk.gateway.order_mapping import (
     GatewayFees,
     OrderRefused,
+    cancel_reason,
     domain_order,
     instrument_for,
     reply_contract,
+    same_order_type,
 )
 from quantdesk.gateway.order_messages import OrderMessenger
 from quantdesk.gateway.order_replies import order_status
@@ -72,19 +77,6 @@ if TYPE_CHECKING:
 __all__ = ["OrderDesk", "reject_json"]
 
 _MAX_AUCTION_ROWS = 5
-
-
-def _cancel_reason(reason: str) -> str:
-    """The engine's reason for a cancel in TWS's words (empty for a cancel the client asked for)."""
-    if reason.startswith("OCA group"):
-        return "another order of its OCA group filled"
-    if reason.startswith("parent"):
-        return "its parent order was cancelled"
-    return "" if reason == "cancelled" else reason
-
-
-def _same_type(a: str, b: str) -> bool:
-    return " ".join(a.upper().split()) == " ".join(b.upper().split())
 
 
 class OrderDesk:
@@ -106,7 +98,6 @@ class OrderDesk:
             max_price_deviation=cfg.max_price_deviation,
             ids=self.book.ids,
         )
-        self.in_engine: set[int] = set()
         self._last_tt = server.clock.now_tt()
         self._last_ts = self._utc(self._last_tt)
 
@@ -199,7 +190,7 @@ class OrderDesk:
         oca_key, oca_type = self._oca(account, order, parent)
         perm_id = self.book.new_perm_id()
         cid = ClientOrderId(f"p{perm_id}")
-        linked = parent is not None and (parent.held or parent.perm_id in self.in_engine)
+        linked = parent is not None and (parent.held or parent.venue_order is not None)
         domain = domain_order(
             order,
             self.instrument(spec),
@@ -252,7 +243,7 @@ class OrderDesk:
             self.submit(r, ts)
         self.match_now({r.con_id for r in batch}, tt, ts)
         for r in batch:
-            if not r.is_done and r.active and r.status == "PreSubmitted" and r.perm_id in self.in_engine:
+            if not r.is_done and r.active and r.status == "PreSubmitted" and r.venue_order is not None:
                 r.status = "Submitted"
                 self.messages.status(r)
 
@@ -262,7 +253,8 @@ class OrderDesk:
         if domain is None:
             return
         record.domain = None
-        self.in_engine.add(record.perm_id)
+        ids = BrokerOrderId(record.order_id, record.perm_id, record.client_id)
+        record.venue_order = self.venue.track(domain, ids, ts)
         self.handle(self.engine.submit(domain, ts))
 
     def match_now(self, con_ids: Iterable[int], tt: float, ts: datetime) -> None:
@@ -323,6 +315,8 @@ class OrderDesk:
             record = self.book.by_cid(event.client_order_id)
             if record is None:
                 continue
+            if record.venue_order is not None:
+                self.venue.advance(record.venue_order, event)
             if isinstance(event, OrderFillEvent):
                 self._on_fill(record, event)
             elif isinstance(event, OrderAccepted):
@@ -338,6 +332,7 @@ class OrderDesk:
                     self.messages.status(record)
             elif isinstance(event, OrderRejected):
                 self.book.discard(record)
+                self.venue.orders.pop(record.cid, None)
                 refusal = OrderRefused(201, event.reason)
                 self.messages.owner_error(record, 201, refusal.message, reject_json(refusal))
             elif isinstance(event, OrderModifyRejected | OrderCancelRejected):
@@ -354,7 +349,7 @@ class OrderDesk:
 
     def _on_fill(self, record: GatewayOrder, event: OrderFillEvent) -> None:
         fill = event.fill
-        record.add_fill(float(fill.quantity), float(fill.price))
+        record.last_fill_price = float(fill.price)
         spec = self.server.catalog.get(record.con_id)
         exe = ExecutionRecord.of_fill(record, fill, self.book.new_exec_id(), spec)
         self.book.executions.append(exe)
@@ -381,7 +376,7 @@ class OrderDesk:
         self._finish(record, "Cancelled", event.ts)
         self.messages.status(record)
         if isinstance(event, OrderCancelled):
-            self.messages.owner_error(record, 202, f"Order Canceled - reason:{_cancel_reason(event.reason)}")
+            self.messages.owner_error(record, 202, f"Order Canceled - reason:{cancel_reason(event.reason)}")
         if record.filled == 0:
             for child in self.book.children_of(record):
                 if child.held:
@@ -406,7 +401,7 @@ class OrderDesk:
         if (
             differs
             or order.action.upper() != record.order.action.upper()
-            or not _same_type(order.order_type, record.order.order_type)
+            or not same_order_type(order.order_type, record.order.order_type)
         ):
             session.error(order.order_id, 105, "Order being modified does not match original order.")
             return
