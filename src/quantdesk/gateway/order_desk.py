@@ -4,12 +4,12 @@ One :class:`~quantdesk.execution.venue.SimulatedVenue` serves the whole server (
 matching engine, fees, id sequences, price band and margin check (on the gateway's accounts, through
 :class:`~quantdesk.gateway.order_checks.GatewayAccounts`) are the simulated broker's. The venue keeps each order's
 state as a ``VenueOrder``; the desk's ``GatewayOrder`` is the wire-side view (client and order id, wire terms, IB
-status). An order enters the engine when it is transmitted; the desk then feeds the engine the gateway's current quote of that contract at
-once (so a market order fills immediately at the ask or bid) and again on every pump tick for every contract with
-working orders (so resting orders fill as the replayed prices move). With ``respect_quote_size`` a quote fills at
-most its displayed size, so a large order fills in several executions. When the simulated clock crosses a session
-close the desk runs the closing auction (MOC, LOC, DAY expiry) and the next opening auction (OPG) at the session's
-close and open prices.
+status). An order enters the engine when it is transmitted; the desk then feeds the engine the gateway's current
+quote of that contract at once (so a market order fills immediately at the ask or bid) and again on every pump tick
+for every contract with working orders (so resting orders fill as the replayed prices move). With
+``respect_quote_size`` a quote fills at most its displayed size, so a large order fills in several executions. When
+the simulated clock crosses a session close the desk runs the closing auction (MOC, LOC, DAY expiry) and the next
+opening auction (OPG) at the session's close and open prices.
 
 What TWS does around the engine lives here too: held orders (``transmit=0``) wait until the order that transmits
 their list arrives; children of one parent on the parent's opposite side form an implicit OCA group (IB's
