@@ -3,15 +3,18 @@
 The same sequence (a market order, a limit that rests and then fills, a stop, an order refused for margin, one
 refused by the price band, a modify, a cancel and a what-if) goes to ``SimulatedBroker`` and, through
 ``IBBroker``/``ib_async`` over a real socket, to the gateway simulator. The gateway's market is frozen; every step
-moves its clock and feeds the simulated broker the very quote the gateway matches against, so both venues see
-the same prices at the same time. Wire figures are floats: money is compared to the cent.
+moves its clock and feeds the simulated broker the very quote the gateway matches against, again until it fills
+nothing more (the gateway's pump matches its frozen quote on every tick, and each pass offers the quote's size
+afresh), so both venues see the same prices at the same time. Wire figures are floats: money is compared to the
+cent. A second test caps fills by the quote's size and sends a bracket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,11 +28,12 @@ from quantdesk.config import IBSettings
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.market import Quote
+from quantdesk.domain.order_lists import Bracket
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.order_types import TimeInForce
 from quantdesk.domain.orders import Order
 from quantdesk.errors import OrderRejected
-from quantdesk.execution import FixedHours
+from quantdesk.execution import FixedHours, MatchingConfig
 from quantdesk.gateway import ContractQuery, GatewayConfig, GatewayServer
 
 AAPL = Stock("AAPL")
@@ -80,7 +84,9 @@ class Venues:
         self.gw.clock.set(tt)
         assert await wait_for(lambda: self.pumped_at >= tt), "the gateway's pump stalled"
         quote = self.quote_at(tt)
-        self.sim.feed_quote(quote)
+        for _ in range(100):  # the gateway's pump matches its (frozen) quote on every tick: so does this feed
+            if not self.sim.feed_quote(quote):
+                break
         await asyncio.sleep(0.05)  # let the gateway's replies reach IBBroker
         return quote
 
@@ -283,37 +289,84 @@ async def run_sequence(venues: Venues) -> None:
     await assert_same_accounts(venues)
 
 
-def test_the_simulated_broker_and_the_gateway_agree() -> None:
-    async def main() -> None:
-        config = GatewayConfig(
-            speed=0,
-            tick_interval=0.01,
-            seed=1,
-            cash=CASH,
-            respect_quote_size=False,
+@contextlib.asynccontextmanager
+async def in_step(*, respect_quote_size: bool = False) -> AsyncIterator[Venues]:
+    """A frozen gateway with ``IBBroker`` connected, and a simulated broker configured as the gateway's venue."""
+    config = GatewayConfig(
+        speed=0,
+        tick_interval=0.01,
+        seed=1,
+        cash=CASH,
+        respect_quote_size=respect_quote_size,
+        max_price_deviation=MAX_DEVIATION,
+    )
+    async with GatewayServer(config) as gw:
+        ib = IBBroker(IBSettings(port=gw.port, connect_timeout=3.0, request_timeout=5.0), backoff_base=0.05)
+        sim = SimulatedBroker(
+            {config.accounts[0]: CASH},
+            start=gw.clock.now(),
+            calendar=FixedHours.us_equities(),
+            matching=MatchingConfig(respect_quote_size=respect_quote_size),
             max_price_deviation=MAX_DEVIATION,
         )
-        async with GatewayServer(config) as gw:
-            ib = IBBroker(IBSettings(port=gw.port, connect_timeout=3.0, request_timeout=5.0), backoff_base=0.05)
-            sim = SimulatedBroker(
-                {config.accounts[0]: CASH},
-                start=gw.clock.now(),
-                calendar=FixedHours.us_equities(),
-                max_price_deviation=MAX_DEVIATION,
-            )
-            venues = Venues(gw, ib, sim)
+        venues = Venues(gw, ib, sim)
 
-            def on_pump(tt: float) -> None:
-                venues.pumped_at = tt
+        def on_pump(tt: float) -> None:
+            venues.pumped_at = tt
 
-            remove = gw.add_pump_hook(on_pump)
-            venues.listen()
-            await ib.connect()
-            await sim.connect()
-            try:
-                await run_sequence(venues)
-            finally:
-                remove()
-                await ib.close()
+        remove = gw.add_pump_hook(on_pump)
+        venues.listen()
+        await ib.connect()
+        await sim.connect()
+        try:
+            yield venues
+        finally:
+            remove()
+            await ib.close()
+
+
+def test_the_simulated_broker_and_the_gateway_agree() -> None:
+    async def main() -> None:
+        async with in_step() as venues:
+            await run_sequence(venues)
+
+    asyncio.run(main())
+
+
+def test_partial_fills_and_a_bracket_agree() -> None:
+    """Quote sizes cap each fill; a bracket's exits wait for its entry, then one of them closes the position."""
+
+    async def main() -> None:
+        async with in_step(respect_quote_size=True) as venues:
+            tt = venues.gw.clock.now_tt()
+            await venues.step_to(tt)
+            big = Order.market(AAPL, "BUY", 1_000, client_order_id=ClientOrderId("par-big"), tif=GTC)
+            await venues.both(lambda b: b.place_order(big))
+            await venues.step_to(tt)
+            for k in range(1, 7):
+                await venues.step_to(tt + k * STEP)
+            sim_s, ib_s = await venues.both(lambda b: b.order_status(big.client_order_id))
+            assert (sim_s.status, sim_s.filled_quantity) == (ib_s.status, ib_s.filled_quantity)
+            assert len(await same_fills(venues, big.client_order_id)) > 1, "the quote sizes split the order"
+            await assert_same_accounts(venues)
+
+            tt += 6 * STEP
+            q1 = venues.quote_at(tt)
+            bracket = Bracket.build(
+                AAPL, "BUY", 100, q1.ask, cents(q1.ask * Decimal("1.01")), cents(q1.ask * Decimal("0.99")),
+                tif=GTC,
+            )  # fmt: skip
+            await venues.both(lambda b: b.place_order_list(bracket))
+            await venues.step_to(tt)
+            for k in range(1, 25):
+                await venues.step_to(tt + k * STEP)
+            expected = (OrderStatus.FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED)  # the profit taken
+            for order, status in zip(bracket.orders, expected, strict=True):
+                cid = order.client_order_id
+                sim_s, ib_s = await settled(venues, cid, status)
+                assert sim_s.status is ib_s.status is status, cid
+                assert sim_s.filled_quantity == ib_s.filled_quantity, cid
+                await same_fills(venues, cid)
+            await assert_same_accounts(venues)
 
     asyncio.run(main())
