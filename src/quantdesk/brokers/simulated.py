@@ -19,7 +19,8 @@ inputs give the same reports, ids included (client order ids are the caller's).
 
 **Orders.** The venue (``quantdesk.execution.venue``) holds the orders, accounts, margin and fees. ``place_order``
 refuses, with a REJECTED report (code 201) and its reason, an order for an unknown account, one
-``capabilities.check`` refuses, one without any price to value it, and one the venue's margin check refuses;
+``capabilities.check`` refuses, a limit or stop price outside the venue's price band (``max_price_deviation``, off
+by default; a modify is held to it too), one without any price to value it, and one the venue's margin check refuses;
 orders with a parent (bracket exits, OTO children) skip the margin check, as they only fill once their parent has.
 An order list is accepted or rejected as a whole. A duplicate client order id raises ``BrokerError`` (code 103):
 it is a caller's bug, and the first order keeps working. A refused modification raises ``OrderRejected`` and

@@ -5,11 +5,14 @@ happens to an order at a simulated venue, so that the adapters over it (the in-p
 TWS gateway simulator's order desk, the backtester) can never disagree on a fill, a margin figure or a refusal:
 
 * the ``MatchingEngine`` (:mod:`quantdesk.execution.matching`) and its fee model (:mod:`quantdesk.execution.fees`);
-* the ``Accounts`` (:mod:`quantdesk.execution.ledger`) with one ``MarginPolicy`` (:mod:`quantdesk.execution.margin`);
+* the accounts orders are checked against, through the ``VenueAccounts`` port: the venue's own ``Accounts``
+  (:mod:`quantdesk.execution.ledger`, ``SimulatedVenue.with_cash``) or the gateway's conId-keyed account book, both
+  on the same ``Ledger`` and one ``MarginPolicy`` (:mod:`quantdesk.execution.margin`);
 * the id sequences (:mod:`quantdesk.execution.ids`);
 * the pre-trade checks: the price band (``max_price_deviation``, off unless set) and the margin check, and the
   what-if preview built from the same ``MarginCheck``;
-* ``VenueOrder``, the venue's record of an order: its terms as placed, its broker ids, its state as reported.
+* ``VenueOrder``, the venue's record of an order: its terms as placed, its broker ids, its state, advanced by the
+  engine's events through the domain's transition table (``advance``).
 
 Adapters translate: requests into calls on the venue, its engine's events into their own reports or wire messages.
 """
