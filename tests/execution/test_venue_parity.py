@@ -224,6 +224,22 @@ async def run_sequence(venues: Venues) -> None:
     assert cents(sim_w.maint_margin_change) == cents(ib_w.maint_margin_change)
     assert cents(sim_w.equity_with_loan_after) == cents(ib_w.equity_with_loan_after)
     assert sim_w.commission.amount == ib_w.commission.amount
+    assert sim_w.warning is None
+    assert ib_w.warning is None
+    for name, order, refused in (
+        (
+            "limit sell",
+            Order.limit(AAPL, "SELL", 250, cents(q0.ask * Decimal("1.05")), client_order_id=ClientOrderId("w1")),
+            False,
+        ),
+        ("beyond the margin", Order.market(AAPL, "BUY", 10_000, client_order_id=ClientOrderId("w2")), True),
+    ):
+        sim_w, ib_w = await venues.both(lambda b, o=order: b.what_if(o))
+        for field_name in ("init_margin_change", "maint_margin_change", "equity_with_loan_after"):
+            a, b = getattr(sim_w, field_name), getattr(ib_w, field_name)
+            assert cents(a) == cents(b), f"what-if of a {name}: {field_name} {a} != {b}"
+        assert sim_w.commission.amount == ib_w.commission.amount, name
+        assert (sim_w.warning is not None) is (ib_w.warning is not None) is refused, name
 
     # 4. refusals: an order too big for the margin, a limit price too far from the market
     huge = Order.market(AAPL, "BUY", 10_000, client_order_id=ClientOrderId("par-margin"), tif=GTC)
