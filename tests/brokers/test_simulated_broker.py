@@ -93,7 +93,7 @@ def test_it_is_a_broker_and_starts_with_one_funded_account() -> None:
         summary = await broker.account_summary()
         assert summary.net_liquidation.amount == 1_000_000
         assert summary.cash_balance("USD") == 1_000_000
-        assert summary.buying_power.amount == 2_000_000  # Reg-T: available funds / 50 %
+        assert summary.buying_power.amount == 4_000_000  # Reg-T: IB's day-trading figure, 4 × available funds
         assert summary.initial_margin.amount == summary.maintenance_margin.amount == 0
         assert await broker.positions() == []
 
@@ -153,7 +153,7 @@ def test_a_round_trip_books_cash_commissions_and_realised_pnl() -> None:
         assert summary.net_liquidation.amount == D("100999.00")  # marked at the close, 110
         assert summary.gross_position_value.amount == 11_000
         assert (summary.initial_margin.amount, summary.maintenance_margin.amount) == (5_500, 2_750)
-        assert summary.buying_power.amount == (D("100999.00") - 5_500) * 2
+        assert summary.buying_power.amount == (D("100999.00") - 5_500) * 4
 
         await broker.place_order(Order.market(AAPL, "SELL", 100, client_order_id=cid("s1")))
         broker.feed_bar(bar(2, 110, 111, 109, 109))

@@ -167,7 +167,7 @@ def test_state_round_trip_keeps_every_wire_field(make_config: Any) -> None:
         con_id=265598, symbol="AAPL", sec_type="STK", exchange="SMART", currency="USD",
         combo_legs=(WireComboLeg(con_id=1, ratio=2, action="BUY", exchange="SMART"),),
     )  # fmt: skip
-    held = GatewayOrder(3, 7, order.perm_id or 0, 265598, "DU1000001", contract, order, held=True, filled=1.0)
+    held = GatewayOrder(3, 7, order.perm_id or 0, 265598, "DU1000001", contract, order, held=True, engine_offset=1.0)
     desk.book.add(held)
     data = json.loads(json.dumps(dump(desk)))
     second = GatewayServer(make_config(speed=0))

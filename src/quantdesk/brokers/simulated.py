@@ -19,7 +19,8 @@ inputs give the same reports, ids included (client order ids are the caller's).
 
 **Orders.** The venue (``quantdesk.execution.venue``) holds the orders, accounts, margin and fees. ``place_order``
 refuses, with a REJECTED report (code 201) and its reason, an order for an unknown account, one
-``capabilities.check`` refuses, one without any price to value it, and one the venue's margin check refuses;
+``capabilities.check`` refuses, a limit or stop price outside the venue's price band (``max_price_deviation``, off
+by default; a modify is held to it too), one without any price to value it, and one the venue's margin check refuses;
 orders with a parent (bracket exits, OTO children) skip the margin check, as they only fill once their parent has.
 An order list is accepted or rejected as a whole. A duplicate client order id raises ``BrokerError`` (code 103):
 it is a caller's bug, and the first order keeps working. A refused modification raises ``OrderRejected`` and
@@ -123,7 +124,8 @@ class SimulatedBroker:
     ``ExchangeSessions("XNYS")`` for US stocks); ``margin`` the margin policy (Reg-T by default);
     ``capabilities`` the feature table (everything, named ``simulated``, short selling as the policy allows);
     ``bar_store`` and ``bars`` the history ``historical_bars`` serves besides the bars fed; ``fx_rates`` base units
-    per unit of other currencies; ``start`` the time before any data arrives.
+    per unit of other currencies; ``start`` the time before any data arrives; ``max_price_deviation`` the venue's
+    price band (0, the default: off).
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class SimulatedBroker:
         first_order_id: int = 1,
         first_perm_id: int = 1_000_000_001,
         client_id: int | None = None,
+        max_price_deviation: float = 0.0,
     ) -> None:
         config = matching or MatchingConfig()
         self._fees: FeeModel = fees or config.fees or ib_fixed_fees()
@@ -152,7 +155,7 @@ class SimulatedBroker:
         cash = default_cash if accounts is None else accounts
         self._market = MarketData(bar_store, bars)
         ids = VenueIds(perm=IdSequence(first_perm_id), order={client_id or 0: IdSequence(first_order_id)})
-        self._venue = SimulatedVenue(
+        self._venue = SimulatedVenue.with_cash(
             cash,
             base=Currency.of(base_currency),
             fees=self._fees,
@@ -164,6 +167,7 @@ class SimulatedBroker:
             short_selling=self._capabilities.short_selling,
             ids=ids,
             client_id=client_id,
+            max_price_deviation=max_price_deviation,
         )
         self._accounts, self._engine = self._venue.accounts, self._venue.engine
         self._calendar = calendar
@@ -371,7 +375,7 @@ class SimulatedBroker:
         """Margin changes, equity after and commission of a complete fill; ``warning`` says why it would be refused."""
         self._require_connected()
         order = self._owned(order)
-        refusal = self._refusal(order, check_margin=False)
+        refusal = self._refusal(order, check_price=False, check_margin=False)
         return what_if_report(self._venue.check(order) if refusal is None else refusal)
 
     # --- data feeds ----------------------------------------------------------------------------------------------
@@ -442,7 +446,7 @@ class SimulatedBroker:
     def _owned(self, order: Order) -> Order:
         return order if order.account is not None else replace(order, account=self._accounts.default)
 
-    def _refusal(self, order: Order, *, check_margin: bool) -> str | None:
+    def _refusal(self, order: Order, *, check_margin: bool, check_price: bool = True) -> str | None:
         if order.account not in self._accounts:
             known = ", ".join(a.value for a in self._accounts.ledgers)
             return f"unknown account {order.account}: this login manages {known}"
@@ -450,7 +454,7 @@ class SimulatedBroker:
             self._capabilities.check(order)
         except BrokerError as exc:
             return str(exc)
-        return self._venue.margin_refusal(order) if check_margin else None
+        return self._venue.refusal(order, check_price=check_price, check_margin=check_margin)
 
     def _apply(self, events: list[OrderEvent]) -> list[BrokerReport]:
         """Report what the engine did: update accounts and order states, send the reports and return them."""

@@ -25,9 +25,9 @@ from quantdesk.domain.events import (
 )
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import AccountId
-from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.positions import Position
 from quantdesk.domain.values import ZERO
+from quantdesk.execution.ledger import Accounts
 from quantdesk.execution.margin import MarginCheck
 from quantdesk.execution.venue import REJECTED_CODE, SimulatedVenue, VenueOrder
 
@@ -36,18 +36,13 @@ __all__ = ["NOT_CANCELLABLE", "REJECTED_CODE", "OrderJournal", "what_if_report"]
 NOT_CANCELLABLE = 161
 """IB's "cancel attempted when the order is not in a cancellable state"."""
 
-_STATUS_OF: dict[type[OrderEvent], OrderStatus] = {
-    OrderAccepted: OrderStatus.SUBMITTED,
-    OrderRejected: OrderStatus.REJECTED,
-    OrderCancelled: OrderStatus.CANCELLED,
-    OrderExpired: OrderStatus.EXPIRED,
-}
+_STATUS_EVENTS = (OrderAccepted, OrderRejected, OrderCancelled, OrderExpired)
 
 
 class OrderJournal:
     """Every execution reported, and the translation of the venue's engine events into reports."""
 
-    def __init__(self, venue: SimulatedVenue, market: MarketData) -> None:
+    def __init__(self, venue: SimulatedVenue[Accounts], market: MarketData) -> None:
         self._venue = venue
         self._market = market
         self.executions: list[FillReport] = []
@@ -65,19 +60,15 @@ class OrderJournal:
             if isinstance(event, OrderFillEvent):
                 reports.extend(self._on_fill(record, event.fill))
             elif isinstance(event, OrderModified):
-                if event.quantity is not None:
-                    record.state = record.state.apply_modify(event.quantity, event.ts)
+                self._venue.advance(record, event)
                 reports.append(self.report(record))
             elif isinstance(event, OrderCancelRejected):
                 why = f"cancel refused: {event.reason}"
                 reports.append(self.report(record, reason=why, code=event.code or NOT_CANCELLABLE))
-            elif type(event) in _STATUS_OF:
-                record.state = record.state.apply_status(_STATUS_OF[type(event)], event.ts)
+            elif isinstance(event, _STATUS_EVENTS):
+                self._venue.advance(record, event)
                 reason = getattr(event, "reason", "") or None
-                code = getattr(event, "code", None)
-                if reason is not None:
-                    record.reason, record.code = reason, code
-                reports.append(self.report(record, reason=reason, code=code))
+                reports.append(self.report(record, reason=reason, code=getattr(event, "code", None)))
             # OrderTriggered, OrderActivated: the status does not change, nothing to report
         return reports
 

@@ -156,7 +156,7 @@ class Ledger:
             v.net_liquidation,
             base_currency=self.base,
             cash=dict(self.cash),
-            buying_power=max(v.available_funds(), ZERO) * policy.leverage,
+            buying_power=policy.buying_power(v),
             initial_margin=v.initial_margin,
             maintenance_margin=v.maintenance_margin,
             excess_liquidity=v.excess_liquidity(),

@@ -7,8 +7,9 @@ refuses short sales. From a position list valued in the base currency:
 
 * equity with loan value = net liquidation = cash + Σ market values;
 * available funds = net liquidation − initial margin; excess liquidity = net liquidation − maintenance margin;
-* buying power = max(available funds, 0) × ``leverage`` (1 ÷ the stock initial rate: 2 under Reg-T, the overnight
-  figure); IB's ``BuyingPower`` tag reports the day-trading figure, ``day_trading_leverage`` (4 under Reg-T).
+* buying power = max(available funds, 0) × ``day_trading_leverage`` (4 under Reg-T, 1 for a cash account), the
+  figure IB's ``BuyingPower`` tag reports, so the simulated broker's ``AccountSnapshot`` and the IB adapter's over
+  the gateway carry the same number (``leverage``, 1 ÷ the stock initial rate, is the overnight multiple).
 
 The pre-trade decision (``MarginCheck.decide``) compares the account before and after a complete fill of the order:
 it is refused when it would open or extend a short position in an account that may not sell short, and when the
@@ -87,8 +88,12 @@ class MarginPolicy:
 
     @property
     def leverage(self) -> Decimal:
-        """Buying power per unit of available funds: 1 / the stock initial rate."""
+        """The overnight multiple of available funds: 1 / the stock initial rate."""
         return _ONE / self.rates_for(AssetClass.STOCK)[0]
+
+    def buying_power(self, valuation: Valuation) -> Decimal:
+        """IB's ``BuyingPower``: max(available funds, 0) × ``day_trading_leverage``."""
+        return max(valuation.available_funds(), ZERO) * self.day_trading_leverage
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,14 @@ happens to an order at a simulated venue, so that the adapters over it (the in-p
 TWS gateway simulator's order desk, the backtester) can never disagree on a fill, a margin figure or a refusal:
 
 * the ``MatchingEngine`` (:mod:`quantdesk.execution.matching`) and its fee model (:mod:`quantdesk.execution.fees`);
-* the ``Accounts`` (:mod:`quantdesk.execution.ledger`) with one ``MarginPolicy`` (:mod:`quantdesk.execution.margin`);
+* the accounts orders are checked against, through the ``VenueAccounts`` port: the venue's own ``Accounts``
+  (:mod:`quantdesk.execution.ledger`, ``SimulatedVenue.with_cash``) or the gateway's conId-keyed account book, both
+  on the same ``Ledger`` and one ``MarginPolicy`` (:mod:`quantdesk.execution.margin`);
 * the id sequences (:mod:`quantdesk.execution.ids`);
 * the pre-trade checks: the price band (``max_price_deviation``, off unless set) and the margin check, and the
   what-if preview built from the same ``MarginCheck``;
-* ``VenueOrder``, the venue's record of an order: its terms as placed, its broker ids, its state as reported.
+* ``VenueOrder``, the venue's record of an order: its terms as placed, its broker ids, its state, advanced by the
+  engine's events through the domain's transition table (``advance``).
 
 Adapters translate: requests into calls on the venue, its engine's events into their own reports or wire messages.
 """
@@ -20,9 +23,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from quantdesk.domain.events import OrderEvent, OrderModifyRejected
+from quantdesk.domain.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderEvent,
+    OrderExpired,
+    OrderFillEvent,
+    OrderModified,
+    OrderModifyRejected,
+    OrderRejected,
+)
 from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId
 from quantdesk.domain.order_state import OrderState, OrderStatus
@@ -38,7 +50,15 @@ from quantdesk.execution.margin import MarginCheck, MarginPolicy
 from quantdesk.execution.matching import CalendarSource, MatchingConfig, MatchingEngine
 from quantdesk.execution.sessions import ALWAYS_OPEN
 
-__all__ = ["DUPLICATE_CODE", "PRICE_BANDED", "REJECTED_CODE", "SimulatedVenue", "VenueOrder", "price_band_refusal"]
+__all__ = [
+    "DUPLICATE_CODE",
+    "PRICE_BANDED",
+    "REJECTED_CODE",
+    "SimulatedVenue",
+    "VenueAccounts",
+    "VenueOrder",
+    "price_band_refusal",
+]
 
 REJECTED_CODE = 201
 """IB's "order rejected" error code, used for every refusal before an order reaches the engine."""
@@ -46,6 +66,12 @@ DUPLICATE_CODE = 103
 """IB's "duplicate order id"."""
 PRICE_BANDED = frozenset({"STK", "FUT", "CASH"})
 """Asset classes whose limit and stop prices the price band checks (options' prices are too small)."""
+_STATUS_OF: dict[type[OrderEvent], OrderStatus] = {
+    OrderAccepted: OrderStatus.SUBMITTED,
+    OrderRejected: OrderStatus.REJECTED,
+    OrderCancelled: OrderStatus.CANCELLED,
+    OrderExpired: OrderStatus.EXPIRED,
+}
 
 
 def price_band_refusal(order: Order, market: Decimal | None, max_deviation: float) -> str | None:
@@ -79,15 +105,54 @@ class VenueOrder:
         return self.order.client_order_id
 
 
-class SimulatedVenue:
+class VenueAccounts(Protocol):
+    """What the venue asks of the accounts it checks orders against: the effect of a complete fill.
+
+    ``Accounts`` (the venue's own Decimal ledgers, for the simulated broker) is one; the gateway's account book,
+    the same ``Ledger`` and ``MarginPolicy`` keyed by conId, is the other."""
+
+    def check(self, order: Order, price_of: PriceOf, quantity: Decimal | None = None) -> MarginCheck | str:
+        """The effect of ``order`` (or ``quantity`` of it) filling completely, or why it cannot be assessed."""
+        ...
+
+
+AccountsT = TypeVar("AccountsT", bound=VenueAccounts)
+
+
+class SimulatedVenue(Generic[AccountsT]):
     """Matching, accounts, margin, fees, ids and checks of one simulated venue (see the module docstring).
 
-    ``price_of`` gives the last known price of an instrument (the adapter's market data); ``ids`` the id sequences
-    (a fresh random ``VenueIds`` when None); ``first_order_id``/``first_perm_id`` start deterministic sequences.
+    ``accounts`` the accounts the margin check values orders in; ``price_of`` gives the last known price of an
+    instrument (the adapter's market data); ``ids`` the id sequences (a fresh random ``VenueIds`` when None);
+    ``client_id`` the client whose order-id sequence ``register`` takes ids from; ``max_price_deviation`` the price
+    band (0: off).
     """
 
     def __init__(
         self,
+        accounts: AccountsT,
+        *,
+        fees: FeeModel,
+        price_of: PriceOf,
+        matching: MatchingConfig | None = None,
+        calendar: CalendarSource = ALWAYS_OPEN,
+        max_price_deviation: float = 0.0,
+        ids: VenueIds | None = None,
+        client_id: int | None = None,
+    ) -> None:
+        self.fees = fees
+        self.price_of = price_of
+        self.accounts = accounts
+        self.engine = MatchingEngine(replace(matching or MatchingConfig(), fees=fees), calendar=calendar)
+        self.ids = ids or VenueIds()
+        self.max_price_deviation = max_price_deviation
+        self.client_id = client_id
+        self._order_ids: IdSequence = self.ids.order_ids(client_id or 0)
+        self.orders: dict[ClientOrderId, VenueOrder] = {}
+
+    @classmethod
+    def with_cash(
+        cls,
         cash: Mapping[AccountId | str, Numeric],
         *,
         base: Currency,
@@ -95,23 +160,26 @@ class SimulatedVenue:
         price_of: PriceOf,
         policy: MarginPolicy | None = None,
         fx_rates: Mapping[Currency | str, Numeric] | None = None,
+        short_selling: bool = True,
         matching: MatchingConfig | None = None,
         calendar: CalendarSource = ALWAYS_OPEN,
-        short_selling: bool = True,
         max_price_deviation: float = 0.0,
         ids: VenueIds | None = None,
         client_id: int | None = None,
-    ) -> None:
-        self.policy = policy or MarginPolicy.reg_t()
-        self.fees = fees
-        self.price_of = price_of
-        self.accounts = Accounts(cash, base, self.policy, FxRates(base, fx_rates), fees, short_selling=short_selling)
-        self.engine = MatchingEngine(replace(matching or MatchingConfig(), fees=fees), calendar=calendar)
-        self.ids = ids or VenueIds()
-        self.max_price_deviation = max_price_deviation
-        self.client_id = client_id
-        self._order_ids: IdSequence = self.ids.order_ids(client_id or 0)
-        self.orders: dict[ClientOrderId, VenueOrder] = {}
+    ) -> SimulatedVenue[Accounts]:
+        """A venue over its own ``Accounts``: ``cash`` per account in ``base``, under ``policy`` (Reg-T)."""
+        policy = policy or MarginPolicy.reg_t()
+        accounts = Accounts(cash, base, policy, FxRates(base, fx_rates), fees, short_selling=short_selling)
+        return SimulatedVenue(
+            accounts,
+            fees=fees,
+            price_of=price_of,
+            matching=matching,
+            calendar=calendar,
+            max_price_deviation=max_price_deviation,
+            ids=ids,
+            client_id=client_id,
+        )
 
     # --- orders --------------------------------------------------------------------------------------------------
 
@@ -121,10 +189,31 @@ class SimulatedVenue:
     def register(self, order: Order, ts: datetime) -> VenueOrder:
         """Give ``order`` its broker ids (also when it will be rejected) and a PENDING_SUBMIT state."""
         ids = BrokerOrderId(self._order_ids.take(), self.ids.new_perm_id(), self.client_id)
+        return self.track(order, ids, ts, in_engine=False)
+
+    def track(self, order: Order, ids: BrokerOrderId, ts: datetime, *, in_engine: bool = True) -> VenueOrder:
+        """Keep the record of ``order`` under ids its adapter gave it (the gateway's wire ids), PENDING_SUBMIT."""
         state = OrderState.new(order.client_order_id, order.quantity, ts).apply_status(OrderStatus.PENDING_SUBMIT, ts)
-        record = VenueOrder(order, ids, state)
+        record = VenueOrder(order, ids, state, in_engine=in_engine)
         self.orders[order.client_order_id] = record
         return record
+
+    def advance(self, record: VenueOrder, event: OrderEvent) -> None:
+        """Move ``record``'s state by one of the engine's events, through the domain's transition table.
+
+        A fill is counted (its booking on a ledger is the accounts' business, see :meth:`book`); an acceptance,
+        rejection, cancel or expiry changes the status and keeps its reason; a modification its quantity. Triggers
+        and activations change nothing the state holds."""
+        if isinstance(event, OrderFillEvent):
+            record.state = record.state.apply_fill(event.fill)
+        elif isinstance(event, OrderModified):
+            if event.quantity is not None:
+                record.state = record.state.apply_modify(event.quantity, event.ts)
+        elif type(event) in _STATUS_OF:
+            record.state = record.state.apply_status(_STATUS_OF[type(event)], event.ts)
+            reason = getattr(event, "reason", "") or None
+            if reason is not None:
+                record.reason, record.code = reason, getattr(event, "code", None)
 
     def require_new(self, orders: Iterable[Order]) -> None:
         """Raise ``BrokerError`` (code 103) when an order's client order id was placed already (a caller's bug)."""
@@ -158,7 +247,7 @@ class SimulatedVenue:
         record.state = record.state.apply_status(OrderStatus.REJECTED, ts)
         record.reason, record.code = reason, REJECTED_CODE
 
-    def book(self, record: VenueOrder, fill: Fill) -> Position:
+    def book(self: SimulatedVenue[Accounts], record: VenueOrder, fill: Fill) -> Position:
         """Book ``fill`` of ``record`` on its account's ledger and advance the order's state."""
         assert fill.account is not None  # every order gets an account before it is submitted
         position = self.accounts.ledgers[fill.account].apply(fill, record.order.instrument)
@@ -170,8 +259,8 @@ class SimulatedVenue:
     ) -> tuple[VenueOrder, list[OrderEvent]]:
         """Change a working order in the engine; raises ``OrderRejected`` (order unchanged) when it is refused.
 
-        Only working orders can change; the new terms must be valid, and a parent order's remainder must pass the
-        margin check at its new terms."""
+        Only working orders can change; the new terms must be valid and pass the price band, and a parent order's
+        remainder must pass the margin check at its new terms."""
         record = self.get(cid)
         if not record.in_engine or record.state.is_terminal:
             raise OrderRejectedError(
@@ -187,10 +276,11 @@ class SimulatedVenue:
             error = OrderRejectedError(exc.message, code=REJECTED_CODE, field=exc.field, value=exc.value, hint=exc.hint)
             raise error from exc
         remaining = proposed.quantity - record.state.filled_quantity
-        if proposed.link.parent_client_order_id is None and remaining > 0:
+        refusal = self.price_refusal(proposed)
+        if refusal is None and proposed.link.parent_client_order_id is None and remaining > 0:
             refusal = self.margin_refusal(proposed, remaining)
-            if refusal is not None:
-                raise OrderRejectedError(refusal, code=REJECTED_CODE, field="quantity", value=str(cid))
+        if refusal is not None:
+            raise OrderRejectedError(refusal, code=REJECTED_CODE, field="quantity", value=str(cid))
         events = self.engine.modify(cid, ts, **changes)
         refused = next((e for e in events if isinstance(e, OrderModifyRejected)), None)
         if refused is not None:
@@ -211,6 +301,13 @@ class SimulatedVenue:
     def price_refusal(self, order: Order) -> str | None:
         """The price band's refusal of ``order`` (None: it passes, or the band is off)."""
         return price_band_refusal(order, self.price_of(order.instrument.id), self.max_price_deviation)
+
+    def refusal(self, order: Order, *, check_price: bool = True, check_margin: bool = True) -> str | None:
+        """The venue's pre-trade refusal of ``order``: the price band first, then the margin check (each when asked)."""
+        refusal = self.price_refusal(order) if check_price else None
+        if refusal is None and check_margin:
+            refusal = self.margin_refusal(order)
+        return refusal
 
     def margin_refusal(self, order: Order, quantity: Decimal | None = None) -> str | None:
         """Why the margin check refuses ``order`` (or ``quantity`` of it); None when it passes."""

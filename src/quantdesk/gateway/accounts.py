@@ -353,7 +353,7 @@ class AccountBook:
         v = self.valuation(account_id, price_of, info_of)
         net, gross, init, maint = v.net_liquidation, v.gross_position_value, v.initial_margin, v.maintenance_margin
         available, excess = v.available_funds(), v.excess_liquidity()
-        buying_power = max(available, ZERO) * self.policy.day_trading_leverage
+        buying_power = self.policy.buying_power(v)
         figures: dict[str, Decimal | str] = {
             "AccountType": "INDIVIDUAL", "NetLiquidation": net, "TotalCashValue": acct.cash, "SettledCash": acct.cash,
             "AccruedCash": ZERO, "BuyingPower": buying_power, "EquityWithLoanValue": net,

@@ -19,6 +19,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -208,9 +209,20 @@ class MarketModel:
         return float(self.transform(spec, np.array([base]), row)[0])
 
     def last_price(self, con_id: int, tt: float) -> float:
-        """The price of a contract by conId (for valuing positions); NaN when unknown."""
+        """The price a contract is marked at by conId (see :meth:`mark_price`); NaN when unknown."""
         spec = self.catalog.get(con_id)
-        return math.nan if spec is None else self.price_at(spec, tt)
+        return math.nan if spec is None else self.mark_price(spec, tt)
+
+    def mark_price(self, spec: ContractSpec, tt: float) -> float:
+        """The venue's mark: the mid of the quote at ``tt`` (the model's price when the bid is 0).
+
+        Positions, the price band and the margin check value a contract at the mid of the quote orders fill
+        against, as the simulated broker marks at the mid of the quotes it is fed, so both agree on every figure."""
+        price = self.price_at(spec, tt)
+        bid, ask = self.bid_ask(spec, price)
+        if bid <= 0:
+            return price
+        return float((Decimal(repr(bid)) + Decimal(repr(ask))) / 2)
 
     def half_spread(self, spec: ContractSpec, price: float) -> float:
         """Half the quoted spread around ``price``."""

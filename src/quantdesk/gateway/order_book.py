@@ -15,9 +15,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from quantdesk.domain.fills import Fill
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.orders import Order
+from quantdesk.domain.side import OrderSide
 from quantdesk.execution.ids import FIRST_PERM_ID, VenueIds
+from quantdesk.execution.venue import VenueOrder
+from quantdesk.gateway.contracts import ContractSpec
 from quantdesk.gateway.order_wire import WireContract, WireOrder
 
 __all__ = ["DONE_STATUSES", "FIRST_PERM_ID", "ExecutionRecord", "GatewayOrder", "GatewayOrderBook"]
@@ -27,14 +31,16 @@ DONE_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
 @dataclass(slots=True, eq=False)
 class GatewayOrder:
-    """One order the gateway accepted (or holds): its wire terms, owner, ids and progress.
+    """The wire-side view of one order the gateway accepted (or holds): owner, wire terms, IB ids and status.
 
     ``contract`` is the contract as replies carry it (the catalogue's fields); ``order`` the latest terms the client
-    sent, with ``client_id`` and ``perm_id`` filled in. ``engine_offset`` is what had filled before the current
-    matching engine took the order over (a restored order works only its remainder there). ``active`` is False
-    while a child waits for its parent; ``withhold_status`` is set by the "withhold orderStatus" fault.
-    ``domain`` (the engine's order while it is held) and ``encoded`` (the last ``openOrder`` encoding) are runtime
-    only and never saved.
+    sent, with ``client_id`` and ``perm_id`` filled in; ``status`` IB's status text. What has filled is the venue's:
+    ``venue_order`` is the order's :class:`~quantdesk.execution.venue.VenueOrder` once it entered the matching
+    engine, and ``filled``/``notional`` add its state to ``engine_offset``/``notional_offset``, what had filled
+    before the current engine took the order over (a restored order works only its remainder there). ``active`` is
+    False while a child waits for its parent; ``withhold_status`` is set by the "withhold orderStatus" fault.
+    ``domain`` (the engine's order while it is held), ``venue_order`` and ``encoded`` (the last ``openOrder``
+    encoding) are runtime only and never saved.
     """
 
     client_id: int
@@ -47,10 +53,9 @@ class GatewayOrder:
     status: str = "PendingSubmit"
     held: bool = False
     active: bool = True
-    filled: float = 0.0
-    notional: float = 0.0
     last_fill_price: float = 0.0
     engine_offset: float = 0.0
+    notional_offset: float = 0.0
     parent_perm_id: int = 0
     oca_key: str | None = None
     why_held: str = ""
@@ -58,6 +63,7 @@ class GatewayOrder:
     completed_time: str = ""
     completed_status: str = ""
     domain: Order | None = None
+    venue_order: VenueOrder | None = None
     encoded: tuple[WireOrder, list[str], int] | None = None
 
     @property
@@ -69,6 +75,18 @@ class GatewayOrder:
     def cid(self) -> ClientOrderId:
         """The id the matching engine knows the order by (from the permId)."""
         return ClientOrderId(f"p{self.perm_id}")
+
+    @property
+    def filled(self) -> float:
+        """What has filled: before the current engine, and in it (the venue's state of the order)."""
+        state = None if self.venue_order is None else self.venue_order.state
+        return self.engine_offset + (0.0 if state is None else float(state.filled_quantity))
+
+    @property
+    def notional(self) -> float:
+        """The value of what has filled (quantity × price, without the multiplier)."""
+        state = None if self.venue_order is None else self.venue_order.state
+        return self.notional_offset + (0.0 if state is None else float(state.filled_notional))
 
     @property
     def total(self) -> float:
@@ -118,6 +136,32 @@ class ExecutionRecord:
     commission: float
     currency: str
     realized_pnl: float | None = None
+
+    @classmethod
+    def of_fill(cls, record: GatewayOrder, fill: Fill, exec_id: str, spec: ContractSpec | None) -> ExecutionRecord:
+        """The execution of ``fill`` of ``record`` (counted in it already), on the contract's primary exchange."""
+        venue = record.contract.exchange
+        if spec is not None and venue == "SMART":
+            venue = spec.primary_exchange or spec.exchange
+        return cls(
+            exec_id=exec_id,
+            perm_id=record.perm_id,
+            client_id=record.client_id,
+            order_id=record.order_id,
+            account=record.account,
+            con_id=record.con_id,
+            side="BOT" if fill.side is OrderSide.BUY else "SLD",
+            shares=float(fill.quantity),
+            price=float(fill.price),
+            time=fill.ts,
+            cum_qty=record.filled,
+            avg_price=record.avg_price,
+            order_ref=record.order.order_ref,
+            exchange=venue,
+            liquidity=fill.liquidity.value if fill.liquidity is not None else 0,
+            commission=float(fill.commission.amount),
+            currency=fill.commission.currency.code,
+        )
 
 
 @dataclass(slots=True)

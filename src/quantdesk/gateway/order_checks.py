@@ -2,12 +2,13 @@
 
 * **Price band**: a limit or stop price more than ``GatewayConfig.max_price_deviation`` (default 50 %) away from the
   market price is refused (stocks, futures and forex; options are not checked, their prices are too small):
-  :func:`quantdesk.execution.venue.price_band_refusal`.
+  :meth:`quantdesk.execution.venue.SimulatedVenue.price_refusal`.
 * **Margin** (``GatewayConfig.margin_check``): the venue's ``MarginCheck`` on the account's ledger, as the
-  simulated broker runs it. The order is valued as a complete fill at its reference price (the highest of the
-  market price, its limit and its stop) with its commission; it is refused when the initial margin afterwards
-  would exceed the equity with loan value afterwards and the order raises the initial margin. Working orders are
-  not counted (TWS does count them). The refusal carries TWS's wording with the figures after the order.
+  simulated broker runs it, through :class:`GatewayAccounts` (the venue's accounts port over the account book).
+  The order is valued as a complete fill at its reference price (the highest of the market price, its limit and
+  its stop) with its commission; it is refused when the initial margin afterwards would exceed the equity with
+  loan value afterwards and the order raises the initial margin. Working orders are not counted (TWS does count
+  them). The refusal carries TWS's wording with the figures after the order.
 * **What-if**: the same check's margins before, change and after, its equity change (the commission) and the
   commission, as the numeric order state ``ib_async``'s ``whatIfOrderAsync`` waits for.
 """
@@ -17,22 +18,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.identifiers import AccountId, ClientOrderId
+from quantdesk.domain.instruments import Instrument
 from quantdesk.domain.orders import Order
-from quantdesk.execution.ledger import reference_price
+from quantdesk.execution.fees import FeeModel
+from quantdesk.execution.ledger import PriceOf, reference_price
 from quantdesk.execution.margin import MarginCheck
-from quantdesk.execution.venue import price_band_refusal
+from quantdesk.execution.venue import SimulatedVenue
 from quantdesk.gateway.contracts import ContractSpec
 from quantdesk.gateway.handlers import NO_SECURITY_DEFINITION
 from quantdesk.gateway.order_mapping import (
-    GatewayFees,
     OrderRefused,
     contract_query,
     domain_order,
-    instrument_for,
     reply_contract,
 )
 from quantdesk.gateway.order_replies import open_order
@@ -43,11 +45,11 @@ if TYPE_CHECKING:
     from quantdesk.gateway.venue_context import VenueContext
 
 __all__ = [
+    "GatewayAccounts",
     "account_of",
-    "assess",
-    "check_margin",
-    "check_price",
+    "margin_refusal",
     "market_price",
+    "price_refusal",
     "reject_json",
     "resolve",
     "what_if_reply",
@@ -78,51 +80,63 @@ def account_of(server: VenueContext, order: WireOrder) -> str:
     return account
 
 
-def market_price(server: VenueContext, spec: ContractSpec) -> Decimal | None:
-    """The model's current price of a contract (None when it has none)."""
-    price = server.price_of(spec.con_id)
+def market_price(server: VenueContext, con_id: int) -> Decimal | None:
+    """The venue's mark of a contract (None when it has none)."""
+    price = server.price_of(con_id)
     return Decimal(repr(price)) if math.isfinite(price) and price > 0 else None
 
 
-def check_price(server: VenueContext, spec: ContractSpec, order: Order) -> None:
-    """Refuse (201) a limit or stop price too far from the market."""
-    reason = price_band_refusal(order, market_price(server, spec), server.config.max_price_deviation)
-    if reason is not None:
-        raise OrderRefused(201, reason)
+class GatewayAccounts:
+    """The gateway's account book as the venue's accounts port (:class:`~quantdesk.execution.venue.VenueAccounts`).
+
+    The venue asks it for the effect of a complete fill of an order; it values the order's conId in the order's
+    account of the :class:`~quantdesk.gateway.accounts.AccountBook` (the venue's ``Ledger`` and ``MarginPolicy``)
+    at the reference price with the venue's commission, and lets ``MarginCheck.decide`` rule."""
+
+    def __init__(self, server: VenueContext, fees: FeeModel) -> None:
+        self.server, self.fees = server, fees
+
+    def check(self, order: Order, price_of: PriceOf, quantity: Decimal | None = None) -> MarginCheck:
+        """The venue's margin check of ``quantity`` (all) of ``order`` filling in its account (the first: None)."""
+        server, instrument = self.server, order.instrument
+        account = order.account.value if order.account is not None else server.accounts.ids[0]
+        con_id = instrument.con_id or 0
+        price = reference_price(price_of(instrument.id), order) or _ONE
+        qty = order.quantity if quantity is None else quantity
+        commission = self.fees.commission(instrument, order.side, qty, price)
+        trade = (con_id, qty * order.side.sign, price, commission.amount)
+        return server.accounts.assess(account, trade, server.price_of, server.instrument_info, commission)
 
 
-def assess(server: VenueContext, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> MarginCheck:
-    """The venue's margin check of a complete fill of ``order`` in ``account``."""
-    price = reference_price(market_price(server, spec), order) or _ONE
-    instrument = instrument_for(spec)
-    commission = fees.commission(instrument, order.side, order.quantity, price)
-    trade = (spec.con_id, order.signed_quantity, price, commission.amount)
-    return server.accounts.assess(account, trade, server.price_of, server.instrument_info, commission)
+def price_refusal(venue: SimulatedVenue[GatewayAccounts], order: Order) -> OrderRefused | None:
+    """The venue's price band on ``order`` as TWS's 201 (None: it passes)."""
+    reason = venue.price_refusal(order)
+    return None if reason is None else OrderRefused(201, reason)
 
 
-def check_margin(server: VenueContext, fees: GatewayFees, account: str, spec: ContractSpec, order: Order) -> None:
-    """Refuse (201) an order the account cannot margin, with TWS's wording."""
-    if not server.config.margin_check:
-        return
-    check = assess(server, fees, account, spec, order)
-    if check.refusal is not None:
-        after = check.after
-        raise OrderRefused(
-            201,
-            f"Your order is not accepted because your Equity with Loan Value of [{after.net_liquidation:.2f} USD] is "
-            f"insufficient to cover the Initial Margin requirement of [{after.initial_margin:.2f} USD]",
-        )
+def margin_refusal(
+    venue: SimulatedVenue[GatewayAccounts], order: Order, quantity: Decimal | None = None
+) -> OrderRefused | None:
+    """The venue's margin check on ``order`` (or ``quantity`` of it) as TWS's 201 and wording (None: it passes)."""
+    if not venue.accounts.server.config.margin_check:
+        return None
+    check = venue.accounts.check(order, venue.price_of, quantity)
+    if check.refusal is None:
+        return None
+    after = check.after
+    return OrderRefused(
+        201,
+        f"Your order is not accepted because your Equity with Loan Value of [{after.net_liquidation:.2f} USD] is "
+        f"insufficient to cover the Initial Margin requirement of [{after.initial_margin:.2f} USD]",
+    )
 
 
 def _cents(value: Decimal) -> float:
     return float(round(value, 2))
 
 
-def what_if_state(
-    server: VenueContext, fees: GatewayFees, account: str, spec: ContractSpec, order: Order
-) -> WireOrderState:
+def what_if_state(check: MarginCheck) -> WireOrderState:
     """The numeric order state of a what-if answer: margins before/change/after and the commission."""
-    check = assess(server, fees, account, spec, order)
     before, after = check.before, check.after
     commission = float(check.commission.amount)
     warning = ""
@@ -149,16 +163,23 @@ def what_if_state(
 
 
 def what_if_reply(
-    server: VenueContext, fees: GatewayFees, session: ClientSession, contract: WireContract, order: WireOrder
+    venue: SimulatedVenue[GatewayAccounts],
+    instrument: Callable[[ContractSpec], Instrument],
+    session: ClientSession,
+    contract: WireContract,
+    order: WireOrder,
 ) -> None:
-    """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
+    """Answer a what-if order with an ``openOrder`` carrying the venue's margins and commission; nothing is placed.
+
+    ``instrument`` is the desk's domain instrument of a contract (known to the venue's prices)."""
+    server = venue.accounts.server
     try:
         spec = resolve(server, contract)
         account = account_of(server, order)
-        domain = domain_order(order, instrument_for(spec), client_order_id=ClientOrderId("whatif"))
+        domain = domain_order(order, instrument(spec), client_order_id=ClientOrderId("whatif"))
     except OrderRefused as refusal:
         session.error(order.order_id, refusal.code, refusal.message, reject_json(refusal))
         return
-    state = what_if_state(server, fees, account, spec, domain)
+    state = what_if_state(venue.accounts.check(dataclasses.replace(domain, account=AccountId(account)), venue.price_of))
     wire = dataclasses.replace(order, account=account, client_id=session.client_id or 0, perm_id=0)
     session.send(open_order(reply_contract(spec, contract), wire, state, server_version=session.server_version))

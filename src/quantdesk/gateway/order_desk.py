@@ -1,12 +1,15 @@
-"""The order desk: every order of the gateway through one shared matching engine, priced by the gateway's quotes.
+"""The order desk: the wire's adapter over the one simulated venue, priced by the gateway's quotes.
 
-One :class:`~quantdesk.execution.MatchingEngine` serves the whole server (all clients, all accounts). An order
-enters it when it is transmitted; the desk then feeds the engine the gateway's current quote of that contract at
-once (so a market order fills immediately at the ask or bid) and again on every pump tick for every contract with
-working orders (so resting orders fill as the replayed prices move). With ``respect_quote_size`` a quote fills at
-most its displayed size, so a large order fills in several executions. When the simulated clock crosses a session
-close the desk runs the closing auction (MOC, LOC, DAY expiry) and the next opening auction (OPG) at the session's
-close and open prices.
+One :class:`~quantdesk.execution.venue.SimulatedVenue` serves the whole server (all clients, all accounts): its
+matching engine, fees, id sequences, price band and margin check (on the gateway's accounts, through
+:class:`~quantdesk.gateway.order_checks.GatewayAccounts`) are the simulated broker's. The venue keeps each order's
+state as a ``VenueOrder``; the desk's ``GatewayOrder`` is the wire-side view (client and order id, wire terms, IB
+status). An order enters the engine when it is transmitted; the desk then feeds the engine the gateway's current
+quote of that contract at once (so a market order fills immediately at the ask or bid) and again on every pump tick
+for every contract with working orders (so resting orders fill as the replayed prices move). With
+``respect_quote_size`` a quote fills at most its displayed size, so a large order fills in several executions. When
+the simulated clock crosses a session close the desk runs the closing auction (MOC, LOC, DAY expiry) and the next
+opening auction (OPG) at the session's close and open prices.
 
 What TWS does around the engine lives here too: held orders (``transmit=0``) wait until the order that transmits
 their list arrives; children of one parent on the parent's opposite side form an implicit OCA group (IB's
@@ -35,20 +38,33 @@ from quantdesk.domain.events import (
     OrderModifyRejected,
     OrderRejected,
 )
-from quantdesk.domain.identifiers import ClientOrderId
+from quantdesk.domain.identifiers import AccountId, BrokerOrderId, ClientOrderId, InstrumentId
+from quantdesk.domain.instruments import Instrument
 from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
-from quantdesk.domain.side import OrderSide
 from quantdesk.execution import AuctionKind, FixedHours, MatchingConfig, MatchingEngine, OrderActivated
+from quantdesk.execution.venue import SimulatedVenue
 from quantdesk.gateway.clock import SESSION_SECONDS
+from quantdesk.gateway.contracts import ContractSpec
 from quantdesk.gateway.order_book import ExecutionRecord, GatewayOrder, GatewayOrderBook
-from quantdesk.gateway.order_checks import account_of, check_margin, check_price, reject_json, resolve, what_if_reply
+from quantdesk.gateway.order_checks import (
+    GatewayAccounts,
+    account_of,
+    margin_refusal,
+    market_price,
+    price_refusal,
+    reject_json,
+    resolve,
+    what_if_reply,
+)
 from quantdesk.gateway.order_mapping import (
     GatewayFees,
     OrderRefused,
+    cancel_reason,
     domain_order,
     instrument_for,
     reply_contract,
+    same_order_type,
 )
 from quantdesk.gateway.order_messages import OrderMessenger
 from quantdesk.gateway.order_replies import order_status
@@ -63,19 +79,6 @@ __all__ = ["OrderDesk", "reject_json"]
 _MAX_AUCTION_ROWS = 5
 
 
-def _cancel_reason(reason: str) -> str:
-    """The engine's reason for a cancel in TWS's words (empty for a cancel the client asked for)."""
-    if reason.startswith("OCA group"):
-        return "another order of its OCA group filled"
-    if reason.startswith("parent"):
-        return "its parent order was cancelled"
-    return "" if reason == "cancelled" else reason
-
-
-def _same_type(a: str, b: str) -> bool:
-    return " ".join(a.upper().split()) == " ".join(b.upper().split())
-
-
 class OrderDesk:
     """Orders, executions and the matching engine of one gateway."""
 
@@ -85,15 +88,33 @@ class OrderDesk:
         self.book = GatewayOrderBook()
         self.messages = OrderMessenger(server)
         self.fees = GatewayFees(cfg.commission_schedule)
-        matching = MatchingConfig(
-            respect_quote_size=cfg.respect_quote_size,
-            fees=None if cfg.commission_schedule == "none" else self.fees,
-            id_prefix="gw",
+        self._con_ids: dict[InstrumentId, int] = {}
+        self.venue = SimulatedVenue(
+            GatewayAccounts(server, self.fees),
+            fees=self.fees,
+            price_of=self._price_of,
+            matching=MatchingConfig(respect_quote_size=cfg.respect_quote_size, id_prefix="gw"),
+            calendar=FixedHours.us_equities(),
+            max_price_deviation=cfg.max_price_deviation,
+            ids=self.book.ids,
         )
-        self.engine = MatchingEngine(matching, calendar=FixedHours.us_equities())
-        self.in_engine: set[int] = set()
         self._last_tt = server.clock.now_tt()
         self._last_ts = self._utc(self._last_tt)
+
+    @property
+    def engine(self) -> MatchingEngine:
+        """The venue's matching engine."""
+        return self.venue.engine
+
+    def instrument(self, spec: ContractSpec) -> Instrument:
+        """The domain instrument of a catalogue contract, made known to the venue's prices."""
+        instrument = instrument_for(spec)
+        self._con_ids[instrument.id] = spec.con_id
+        return instrument
+
+    def _price_of(self, instrument_id: InstrumentId) -> Decimal | None:
+        con_id = self._con_ids.get(instrument_id)
+        return None if con_id is None else market_price(self.server, con_id)
 
     # --- time ------------------------------------------------------------------------------------------------
 
@@ -169,18 +190,21 @@ class OrderDesk:
         oca_key, oca_type = self._oca(account, order, parent)
         perm_id = self.book.new_perm_id()
         cid = ClientOrderId(f"p{perm_id}")
-        linked = parent is not None and (parent.held or parent.perm_id in self.in_engine)
+        linked = parent is not None and (parent.held or parent.venue_order is not None)
         domain = domain_order(
             order,
-            instrument_for(spec),
+            self.instrument(spec),
             client_order_id=cid,
             parent=parent.cid if parent is not None and linked else None,
             oca_group=oca_key,
             oca_type=oca_type,
         )
-        check_price(self.server, spec, domain)
-        if parent is None:  # a child fills only once its parent has: checked as the venue checks it, not at all
-            check_margin(self.server, self.fees, account, spec, domain)
+        domain = dataclasses.replace(domain, account=AccountId(account))
+        refusal = price_refusal(self.venue, domain)
+        if refusal is None and parent is None:  # a child fills only once its parent has: not checked, as the venue
+            refusal = margin_refusal(self.venue, domain)
+        if refusal is not None:
+            raise refusal
         return GatewayOrder(
             client_id=client_id,
             order_id=order.order_id,
@@ -219,7 +243,7 @@ class OrderDesk:
             self.submit(r, ts)
         self.match_now({r.con_id for r in batch}, tt, ts)
         for r in batch:
-            if not r.is_done and r.active and r.status == "PreSubmitted" and r.perm_id in self.in_engine:
+            if not r.is_done and r.active and r.status == "PreSubmitted" and r.venue_order is not None:
                 r.status = "Submitted"
                 self.messages.status(r)
 
@@ -229,7 +253,8 @@ class OrderDesk:
         if domain is None:
             return
         record.domain = None
-        self.in_engine.add(record.perm_id)
+        ids = BrokerOrderId(record.order_id, record.perm_id, record.client_id)
+        record.venue_order = self.venue.track(domain, ids, ts)
         self.handle(self.engine.submit(domain, ts))
 
     def match_now(self, con_ids: Iterable[int], tt: float, ts: datetime) -> None:
@@ -290,6 +315,8 @@ class OrderDesk:
             record = self.book.by_cid(event.client_order_id)
             if record is None:
                 continue
+            if record.venue_order is not None:
+                self.venue.advance(record.venue_order, event)
             if isinstance(event, OrderFillEvent):
                 self._on_fill(record, event)
             elif isinstance(event, OrderAccepted):
@@ -305,6 +332,7 @@ class OrderDesk:
                     self.messages.status(record)
             elif isinstance(event, OrderRejected):
                 self.book.discard(record)
+                self.venue.orders.pop(record.cid, None)
                 refusal = OrderRefused(201, event.reason)
                 self.messages.owner_error(record, 201, refusal.message, reject_json(refusal))
             elif isinstance(event, OrderModifyRejected | OrderCancelRejected):
@@ -321,33 +349,9 @@ class OrderDesk:
 
     def _on_fill(self, record: GatewayOrder, event: OrderFillEvent) -> None:
         fill = event.fill
-        qty, price = float(fill.quantity), float(fill.price)
-        record.filled += qty
-        record.notional += qty * price
-        record.last_fill_price = price
+        record.last_fill_price = float(fill.price)
         spec = self.server.catalog.get(record.con_id)
-        venue = record.contract.exchange
-        if spec is not None and venue == "SMART":
-            venue = spec.primary_exchange or spec.exchange
-        exe = ExecutionRecord(
-            exec_id=self.book.new_exec_id(),
-            perm_id=record.perm_id,
-            client_id=record.client_id,
-            order_id=record.order_id,
-            account=record.account,
-            con_id=record.con_id,
-            side="BOT" if fill.side is OrderSide.BUY else "SLD",
-            shares=qty,
-            price=price,
-            time=fill.ts,
-            cum_qty=record.filled,
-            avg_price=record.avg_price,
-            order_ref=record.order.order_ref,
-            exchange=venue,
-            liquidity=fill.liquidity.value if fill.liquidity is not None else 0,
-            commission=float(fill.commission.amount),
-            currency=fill.commission.currency.code,
-        )
+        exe = ExecutionRecord.of_fill(record, fill, self.book.new_exec_id(), spec)
         self.book.executions.append(exe)
         self.messages.execution(record, exe)
         realized = self.server.accounts.book(record.account, record.con_id, fill)
@@ -372,7 +376,7 @@ class OrderDesk:
         self._finish(record, "Cancelled", event.ts)
         self.messages.status(record)
         if isinstance(event, OrderCancelled):
-            self.messages.owner_error(record, 202, f"Order Canceled - reason:{_cancel_reason(event.reason)}")
+            self.messages.owner_error(record, 202, f"Order Canceled - reason:{cancel_reason(event.reason)}")
         if record.filled == 0:
             for child in self.book.children_of(record):
                 if child.held:
@@ -397,7 +401,7 @@ class OrderDesk:
         if (
             differs
             or order.action.upper() != record.order.action.upper()
-            or not _same_type(order.order_type, record.order.order_type)
+            or not same_order_type(order.order_type, record.order.order_type)
         ):
             session.error(order.order_id, 105, "Order being modified does not match original order.")
             return
@@ -407,8 +411,14 @@ class OrderDesk:
         try:
             if remaining <= 0:
                 raise OrderRefused(201, f"the new quantity {order.total_quantity} leaves nothing to work")
-            target = domain_order(order, instrument_for(spec), client_order_id=record.cid, quantity=remaining)
-            check_price(self.server, spec, target)
+            target = domain_order(order, self.instrument(spec), client_order_id=record.cid, quantity=remaining)
+            target = dataclasses.replace(target, account=AccountId(record.account))
+            refused = price_refusal(self.venue, target)
+            if refused is None and not record.held and not record.parent_perm_id:
+                left = target.quantity - self.engine.state(record.cid).filled_quantity
+                refused = margin_refusal(self.venue, target, left) if left > 0 else None
+            if refused is not None:
+                raise refused
         except OrderRefused as refusal:
             session.error(order.order_id, 321, f"Error validating request.-'bV' : cause - {refusal.reason}")
             return
@@ -479,4 +489,4 @@ class OrderDesk:
 
     def what_if(self, session: ClientSession, contract: WireContract, order: WireOrder) -> None:
         """Answer a what-if order with an ``openOrder`` carrying margins and commission; nothing is placed."""
-        what_if_reply(self.server, self.fees, session, contract, order)
+        what_if_reply(self.venue, self.instrument, session, contract, order)

@@ -40,12 +40,14 @@ __all__ = [
     "COMMISSION_SCHEDULES",
     "GatewayFees",
     "OrderRefused",
+    "cancel_reason",
     "contract_query",
     "decimal_of",
     "domain_order",
     "instrument_for",
     "parse_ib_time",
     "reply_contract",
+    "same_order_type",
 ]
 
 COMMISSION_SCHEDULES = ("fixed", "tiered", "none")
@@ -353,3 +355,17 @@ def _fee_table(schedule: str) -> ByAssetClass:
             AssetClass.FOREX: FlatFee.of(bps="0.2", minimum=2),
         }
     )
+
+
+def cancel_reason(reason: str) -> str:
+    """The engine's reason for a cancel in TWS's words (empty for a cancel the client asked for)."""
+    if reason.startswith("OCA group"):
+        return "another order of its OCA group filled"
+    if reason.startswith("parent"):
+        return "its parent order was cancelled"
+    return "" if reason == "cancelled" else reason
+
+
+def same_order_type(a: str, b: str) -> bool:
+    """Whether two wire order types are the same (case and spacing aside)."""
+    return " ".join(a.upper().split()) == " ".join(b.upper().split())

@@ -35,7 +35,7 @@ __all__ = ["STATE_KEY", "dump", "restore"]
 
 STATE_KEY = "orders"
 _TAG_LISTS = ("smart_combo_routing_params", "algo_params", "order_misc_options")
-_RUNTIME = ("domain", "encoded")
+_RUNTIME = ("domain", "venue_order", "encoded")
 
 
 def _fields(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +62,7 @@ def _order(data: dict[str, Any]) -> WireOrder:
 
 def _record_json(record: GatewayOrder) -> dict[str, Any]:
     out = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name not in _RUNTIME}
+    out["filled"], out["notional"] = record.filled, record.notional
     out["contract"] = dataclasses.asdict(record.contract)
     out["order"] = dataclasses.asdict(record.order)
     return out
@@ -77,7 +78,7 @@ def dump(desk: OrderDesk) -> dict[str, Any]:
     """The desk's orders, executions and counters as JSON-ready data."""
     book = desk.book
     for record in book.orders():
-        if not record.is_done and record.perm_id in desk.in_engine and record.order.order_type.startswith("TRAIL"):
+        if not record.is_done and record.venue_order is not None and record.order.order_type.startswith("TRAIL"):
             stop = desk.engine.view(record.cid).stop
             if stop is not None:
                 record.order = dataclasses.replace(record.order, trail_stop_price=float(stop))
@@ -92,6 +93,8 @@ def dump(desk: OrderDesk) -> dict[str, Any]:
 
 def _load_record(data: dict[str, Any]) -> GatewayOrder:
     values = _fields(GatewayOrder, data)
+    values["engine_offset"] = float(data.get("filled", 0.0))  # a new engine works only the remainder
+    values["notional_offset"] = float(data.get("notional", 0.0))
     values["contract"] = _contract(values["contract"])
     values["order"] = _order(values["order"])
     for name in _RUNTIME:
@@ -123,9 +126,8 @@ def restore(desk: OrderDesk, data: dict[str, Any]) -> None:
         if record.is_done or record.held:
             continue
         parent = book.by_perm.get(record.parent_perm_id)
-        linked = parent is not None and parent.perm_id in desk.in_engine and parent.filled == 0
+        linked = parent is not None and parent.venue_order is not None and parent.filled == 0
         spec = desk.server.catalog.get(record.con_id)
-        record.engine_offset = record.filled
         try:
             if spec is None:
                 raise OrderRefused(200, f"contract {record.con_id} is no longer in the catalogue")
