@@ -28,19 +28,26 @@ Per database, in one run:
 SQLite is a file in a temporary directory (WAL, ``synchronous=NORMAL``, as ``create_db_engine`` sets it);
 PostgreSQL is a fresh database ``qd_bench_<random>`` on ``$QD_BENCH_PG_URL`` (default the test server), dropped
 afterwards; its rows are skipped, with the reason, when no server answers. ``--profile`` prints where the time goes
-in the 256-task runs, on the event loop and in the journal's writer thread (cProfile each).
+in the 256-task runs, on the event loop and in the journal's writer thread (cProfile each). ``--before REF`` runs the
+same workload on REF's ``src/`` first (exported with ``git archive``, as ``bench_startup`` does), then on this tree,
+each in a fresh process and alternating per database, and prints before, after and their ratio; ``--db`` picks one.
+
+    python benchmarks/bench_oms.py --before 09d6d3d
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import cProfile
 import io
 import itertools
+import json
 import math
 import os
 import pstats
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -421,11 +428,12 @@ def wide_book_check(flow: Flow) -> list[float]:
     rng = random.Random(SEED)
     names = [f"{a}{b}{c}" for a in "ABCDEFGHIJ" for b in "KLMNOPQRST" for c in "UVWXYZ"][:WIDE]
     instruments = [Stock(n) for n in names]
-    book = Book(net_liquidation=NET_LIQUIDATION)
+    book = Book()
+    book.set_net_liquidation(NET_LIQUIDATION)
     for i, inst in enumerate(instruments):
         price = Decimal(rng.randrange(2_000, 50_000)) * CENT
         book.set_price(inst.id, price)
-        book.positions[inst.id] = Decimal(rng.randint(1, 100))
+        book.set_position(inst.id, Decimal(rng.randint(1, 100)))
         book.set_working(ClientOrderId(f"wide-{i:04d}"), inst.id, Decimal(rng.randint(1, 100)))
     risk = RiskEngine(RISK)
     latencies = []
@@ -518,14 +526,24 @@ def interpretation(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Measure both databases and print the table (and a profile with ``--profile``)."""
-    args = sys.argv[1:] if argv is None else argv
-    profiles = Profiles() if "--profile" in args else None
+    """Measure both databases and print the table (and a profile with ``--profile``); with ``--before REF``, the same
+    workload on REF's source first, then on this tree, each in its own process, and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", metavar="REF", help="git ref to measure first, in the same run (before/after)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the 256-task runs (loop and writer)")
+    parser.add_argument("--db", choices=("SQLite", "PostgreSQL"), action="append", help="only these (repeatable)")
+    parser.add_argument("--rows", type=Path, help=argparse.SUPPRESS)  # the child of --before writes its rows here
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    kinds = tuple(args.db or ("SQLite", "PostgreSQL"))
+    if args.before:
+        compare(args.before, kinds, profile=args.profile)
+        return
+    profiles = Profiles() if args.profile else None
     rows: list[Row] = []
     skipped: dict[str, str] = {}
     pg_problem = postgres_problem()
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("SQLite", "PostgreSQL"):
+        for kind in kinds:
             if kind == "PostgreSQL" and pg_problem is not None:
                 skipped[kind] = pg_problem
                 continue
@@ -534,8 +552,11 @@ def main(argv: list[str] | None = None) -> None:
                 rows += asyncio.run(measure_db(kind, dbs, Flow.seeded(SEED), profiles))
             finally:
                 dbs.close()
-    rows.append(Row("(no db)", f"risk check + book, {WIDE} names", wide_book_check(Flow.seeded(SEED))))
+    if args.db is None:
+        rows.append(Row("(no db)", f"risk check + book, {WIDE} names", wide_book_check(Flow.seeded(SEED))))
     _verdicts(rows)
+    if args.rows is not None:
+        args.rows.write_text(json.dumps([summary(r) for r in rows]), encoding="utf-8")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(f"null broker (acknowledges at once); limit DAY buys of 1-100 shares in {len(SYMBOLS)} stocks, seed {SEED};")
     print(f"sequential: {SEQUENTIAL:,} orders after {WARMUP} warm-up; concurrent: {CONCURRENT:,} orders per row;")
@@ -548,6 +569,45 @@ def main(argv: list[str] | None = None) -> None:
         print(interpretation(rows))
     if profiles is not None:
         profiles.print()
+
+
+# --- before / after ------------------------------------------------------------------------------------------------
+
+
+def summary(row: Row) -> dict[str, Any]:
+    """What the before/after table needs of a row."""
+    p50, p99 = _percentile(row.latencies, 0.5) * 1000, _percentile(row.latencies, 0.99) * 1000
+    return {"db": row.db, "what": row.what, "rate": row.rate, "p50": p50, "p99": p99, "commits": row.commits,
+            "operations": row.operations}  # fmt: skip
+
+
+def compare(ref: str, kinds: Sequence[str], *, profile: bool) -> None:
+    """Run this script on ``ref``'s ``src/`` (``git archive``, byte-compiled, first on ``PYTHONPATH``) and on this
+    tree, alternating per database so that both see the same machine, then print before, after and their ratio."""
+    from bench_startup import ROOT, export_tree
+
+    results: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory(prefix="qd-bench-oms-") as tmp:
+        base = Path(tmp)
+        trees = {"before": export_tree(ref, base / "before"), "after": ROOT / "src"}
+        for kind in kinds:
+            for name, src in trees.items():
+                out = base / f"{name}-{kind}.json"
+                argv = [sys.executable, str(Path(__file__).resolve()), "--db", kind, "--rows", str(out)]
+                env = {**os.environ, "PYTHONPATH": str(src)}
+                print(f"\n== {name} ({ref if name == 'before' else 'this tree'}), {kind} ==", flush=True)
+                subprocess.run([*argv, *(["--profile"] if profile else [])], env=env, check=True)
+                results[name] += json.loads(out.read_text(encoding="utf-8"))
+    after = {(r["db"], r["what"]): r for r in results["after"]}
+    print(f"\nbefore = {ref}, after = this tree; ratio = after / before (orders/s), same run, alternating per database")
+    head = f"{'db':<11}{'measurement':<32}{'before/s':>10}{'after/s':>10}{'ratio':>7}"
+    print(head + f"{'p99 before':>12}{'p99 after':>11}")
+    for b in results["before"]:
+        a = after.get((b["db"], b["what"]))
+        if a is None or b["rate"] is None or a["rate"] is None:
+            continue
+        print(f"{b['db']:<11}{b['what']:<32}{b['rate']:>10,.0f}{a['rate']:>10,.0f}{a['rate'] / b['rate']:>7.2f}"
+              f"{b['p99']:>10.2f}ms{a['p99']:>9.2f}ms")  # fmt: skip
 
 
 if __name__ == "__main__":
