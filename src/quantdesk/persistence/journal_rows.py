@@ -1,0 +1,177 @@
+"""The journal's hot statements at the driver: rows encoded once, sent in bulk to the DB-API connection.
+
+The writer thread spent most of its time per order not in the database but in SQLAlchemy's per-row parameter
+handling (a dict per row, a lookup and a type processor per value) and, on PostgreSQL, in psycopg's per-row
+pipeline. Here the rows of one kind are encoded into tuples with the columns' own bind processors (the same
+functions SQLAlchemy applies, so the stored values are the same) and handed over in one call, inside the
+journal's transaction:
+
+* SQLite: one ``executemany`` on the driver (``Connection.exec_driver_sql``);
+* PostgreSQL (psycopg): inserts as one ``COPY … FROM STDIN``; intent updates ``COPY``'d into a temporary table
+  (emptied on commit) and applied by one ``UPDATE … FROM``.
+
+Other dialects take SQLAlchemy Core's path. Nothing about durability changes: the rows go into the same
+transaction, which the journal commits before it tells any caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Connection, Dialect, Table
+
+__all__ = ["UPDATE_COLUMNS", "BulkTable", "bulk_update_intents"]
+
+Encode = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One table's statement and per-column encoders for one dialect."""
+
+    sql: str
+    encoders: tuple[tuple[int, Encode], ...]  # (position, bind processor) of the columns that have one
+
+
+class BulkTable:
+    """Bulk inserts of rows (``Mapping`` column -> Python value) into ``table``'s ``columns``."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self._plans: dict[str, _Plan] = {}
+
+    def _plan(self, dialect: Dialect) -> _Plan:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            names = ", ".join(self.columns)
+            if dialect.name == "postgresql":
+                sql = f"COPY {self.table.name} ({names}) FROM STDIN"
+            else:
+                sql = f"INSERT INTO {self.table.name} ({names}) VALUES ({', '.join(['?'] * len(self.columns))})"
+            plan = _Plan(sql, _encoders(self.table, self.columns, dialect))
+            self._plans[dialect.name] = plan
+        return plan
+
+    def insert(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` in one driver call (``COPY`` on PostgreSQL)."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        if not _fast(dialect):
+            conn.execute(self.table.insert(), list(rows))
+            return
+        plan = self._plan(dialect)
+        columns = self.columns
+        tuples = [_encoded([row[c] for c in columns], plan.encoders) for row in rows]
+        if dialect.name == "postgresql":
+            _copy(conn, plan.sql, tuples)
+        else:
+            conn.exec_driver_sql(plan.sql, tuples)
+
+
+UPDATE_COLUMNS = (
+    "b_cid",
+    "status",
+    "quantity",
+    "filled_quantity",
+    "filled_notional",
+    "updated_at",
+    "broker_order_id",
+    "perm_id",
+    "client_id",
+    "reason",
+    "error_code",
+)
+"""The values of one intent update, in order: the id, then what is set (the ids, reason and code where given)."""
+
+
+_SET_PLAIN = ("status", "quantity", "filled_quantity", "filled_notional", "updated_at")
+_SET_KEPT = ("broker_order_id", "perm_id", "client_id", "reason", "error_code")  # coalesce: kept when not given
+
+
+def _set_clause(value: Callable[[str], str], table: str) -> str:
+    plain = [f"{c} = {value(c)}" for c in _SET_PLAIN]
+    kept = [f"{c} = coalesce({value(c)}, {table}{c})" for c in _SET_KEPT]
+    return ", ".join(plain + kept)
+
+
+_SQLITE_UPDATE = f"UPDATE order_intents SET {_set_clause(lambda c: '?', '')} WHERE client_order_id = ?"
+_PG_TEMP = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS qd_journal_intent_updates (b_cid varchar(64) PRIMARY KEY, "
+    "status varchar(24), quantity numeric(38, 12), filled_quantity numeric(38, 12), "
+    "filled_notional numeric(38, 12), updated_at timestamptz, broker_order_id integer, perm_id bigint, "
+    "client_id integer, reason text, error_code integer) ON COMMIT DELETE ROWS"
+)
+_PG_COPY_UPDATES = f"COPY qd_journal_intent_updates ({', '.join(UPDATE_COLUMNS)}) FROM STDIN"
+_PG_UPDATE = (
+    f"UPDATE order_intents AS t SET {_set_clause(lambda c: f'u.{c}', 't.')} "
+    "FROM qd_journal_intent_updates AS u WHERE t.client_order_id = u.b_cid; TRUNCATE qd_journal_intent_updates"
+)  # TRUNCATE: a later batch in the same transaction starts empty
+
+
+def bulk_update_intents(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Apply intent updates (tuples in :data:`UPDATE_COLUMNS` order, one per order) in bulk; False when the
+    dialect has no bulk path here (the caller then uses SQLAlchemy Core)."""
+    dialect = conn.dialect
+    if not _fast(dialect):
+        return False
+    encoders = _update_encoders(table, dialect)
+    tuples = [_encoded(list(row), encoders) for row in rows]
+    if dialect.name == "postgresql":
+        driver = cast(Any, conn.connection.driver_connection)
+        with driver.cursor() as cursor:
+            cursor.execute(_PG_TEMP)
+        _copy(conn, _PG_COPY_UPDATES, tuples)
+        with driver.cursor() as cursor:
+            cursor.execute(_PG_UPDATE)
+    else:
+        conn.exec_driver_sql(_SQLITE_UPDATE, [(*t[1:], t[0]) for t in tuples])
+    return True
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _fast(dialect: Dialect) -> bool:
+    return dialect.name == "sqlite" or (dialect.name == "postgresql" and dialect.driver == "psycopg")
+
+
+def _encoders(table: Table, columns: Sequence[str], dialect: Dialect) -> tuple[tuple[int, Encode], ...]:
+    """The columns' bind processors, as SQLAlchemy would apply them for ``dialect`` (``None`` ones left out)."""
+    out = []
+    for i, name in enumerate(columns):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            out.append((i, process))
+    return tuple(out)
+
+
+_UPDATE_ENCODERS: dict[str, tuple[tuple[int, Encode], ...]] = {}
+
+
+def _update_encoders(table: Table, dialect: Dialect) -> tuple[tuple[int, Encode], ...]:
+    found = _UPDATE_ENCODERS.get(dialect.name)
+    if found is None:
+        found = _encoders(table, ("client_order_id", *UPDATE_COLUMNS[1:]), dialect)
+        _UPDATE_ENCODERS[dialect.name] = found
+    return found
+
+
+def _encoded(values: list[Any], encoders: tuple[tuple[int, Encode], ...]) -> tuple[Any, ...]:
+    for i, process in encoders:
+        value = values[i]
+        if value is not None:
+            values[i] = process(value)
+    return tuple(values)
+
+
+def _copy(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``COPY … FROM STDIN`` of ``rows`` on the connection's psycopg driver, in its current transaction."""
+    driver = cast(Any, conn.connection.driver_connection)
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
