@@ -18,9 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, Table
+
+from quantdesk.persistence.types import ExactDecimal, UtcDateTime
 
 __all__ = ["UPDATE_COLUMNS", "BulkTable", "bulk_update_intents"]
 
@@ -140,13 +144,56 @@ def _fast(dialect: Dialect) -> bool:
 
 
 def _encoders(table: Table, columns: Sequence[str], dialect: Dialect) -> tuple[tuple[int, Encode], ...]:
-    """The columns' bind processors, as SQLAlchemy would apply them for ``dialect`` (``None`` ones left out)."""
+    """The columns' bind processors for ``dialect`` (``None`` ones left out): SQLAlchemy's own, except for the two
+    types every row has, which are inlined here with the same result (``ExactDecimal``, ``UtcDateTime``)."""
     out = []
     for i, name in enumerate(columns):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        kind = table.c[name].type
+        inlined = _INLINED.get((type(kind), dialect.name))
+        process = inlined or kind.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             out.append((i, process))
     return tuple(out)
+
+
+def _finite(value: Any) -> Decimal:
+    number = value if type(value) is Decimal else Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"cannot store non-finite decimal {number}")
+    return number
+
+
+def _sqlite_decimal(value: Any) -> str:
+    """``ExactDecimal`` on SQLite: the decimal's plain text."""
+    return format(_finite(value), "f")
+
+
+def _aware(value: datetime) -> timedelta:
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"refusing naive datetime {value.isoformat()}: pass an aware (UTC) datetime")
+    return offset
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """``UtcDateTime`` on SQLite: UTC, in SQLAlchemy's SQLite ``DATETIME`` storage format."""
+    offset = _aware(value)
+    v = value - offset if offset else value  # the UTC wall clock
+    return _SQLITE_DATETIME % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+
+
+def _pg_datetime(value: datetime) -> datetime:
+    """``UtcDateTime`` on PostgreSQL: the aware time in UTC."""
+    return value.astimezone(UTC) if _aware(value) or value.tzinfo is not UTC else value
+
+
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+_INLINED: dict[tuple[type, str], Encode] = {
+    (ExactDecimal, "sqlite"): _sqlite_decimal,
+    (ExactDecimal, "postgresql"): _finite,
+    (UtcDateTime, "sqlite"): _sqlite_datetime,
+    (UtcDateTime, "postgresql"): _pg_datetime,
+}
 
 
 _UPDATE_ENCODERS: dict[str, tuple[tuple[int, Encode], ...]] = {}
