@@ -288,6 +288,7 @@ class Row:
     commits: int | None = None
     operations: int | None = None
     target: str = ""
+    cpu_us: float | None = None  # process CPU time per order (both threads), steadier than orders/s under load
 
 
 def naive_anchor(url: str, orders: Sequence[tuple[Order, Decimal]]) -> list[float]:
@@ -405,12 +406,14 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
             if profiles is not None and profiled:
                 profiles.on = True
                 profiles.loop.enable()
+            cpu = time.process_time()
             latencies, wall = await concurrent(manager, batch, tasks)
+            cpu_us = (time.process_time() - cpu) / CONCURRENT * 1e6
             if profiles is not None and profiled:
                 profiles.loop.disable()
                 profiles.on = False
             counts = (journal.commits - before[0], journal.operations - before[1])
-            rows.append(Row(kind, f"OMS {tasks} concurrent", latencies, CONCURRENT / wall, *counts))
+            rows.append(Row(kind, f"OMS {tasks} concurrent", latencies, CONCURRENT / wall, *counts, cpu_us=cpu_us))
         await manager.close()
 
     if QUICK:
@@ -474,14 +477,16 @@ def _verdicts(rows: list[Row]) -> None:
 def print_table(rows: list[Row], skipped: dict[str, str]) -> None:
     anchors = {r.db: r.rate for r in rows if r.what.startswith("naive")}
     head = f"{'db':<11}{'measurement':<32}{'orders/s':>10}{'/naive':>8}{'p50 ms':>9}{'p99 ms':>9}"
-    print(head + f"{'commits':>9}{'ops/commit':>11}  target")
+    print(head + f"{'commits':>9}{'ops/commit':>11}{'cpu us':>8}  target")
     for r in rows:
         rate = f"{r.rate:,.0f}" if r.rate is not None else "-"
         ratio = f"{r.rate / anchors[r.db]:.2f}" if r.rate is not None and anchors.get(r.db) else "-"
         commits = f"{r.commits:,}" if r.commits is not None else "-"
         group = f"{r.operations / r.commits:.1f}" if r.commits else "-"
         p50, p99 = _percentile(r.latencies, 0.5) * 1000, _percentile(r.latencies, 0.99) * 1000
-        print(f"{r.db:<11}{r.what:<32}{rate:>10}{ratio:>8}{p50:>9.3f}{p99:>9.3f}{commits:>9}{group:>11}  {r.target}")
+        cpu = f"{r.cpu_us:.0f}" if r.cpu_us is not None else "-"
+        line = f"{r.db:<11}{r.what:<32}{rate:>10}{ratio:>8}{p50:>9.3f}{p99:>9.3f}{commits:>9}{group:>11}"
+        print(f"{line}{cpu:>8}  {r.target}")
     for kind, reason in skipped.items():
         print(f"{kind:<11}skipped: {reason}")
 
@@ -586,7 +591,7 @@ def summary(row: Row) -> dict[str, Any]:
     """What the before/after table needs of a row."""
     p50, p99 = _percentile(row.latencies, 0.5) * 1000, _percentile(row.latencies, 0.99) * 1000
     return {"db": row.db, "what": row.what, "rate": row.rate, "p50": p50, "p99": p99, "commits": row.commits,
-            "operations": row.operations}  # fmt: skip
+            "operations": row.operations, "cpu_us": row.cpu_us}  # fmt: skip
 
 
 def compare(ref: str, kinds: Sequence[str], *, profile: bool, rounds: int) -> None:
@@ -615,13 +620,15 @@ def compare(ref: str, kinds: Sequence[str], *, profile: bool, rounds: int) -> No
                             best[name][key] = row
     print(f"\nbefore = {ref}, after = this tree; best of {rounds} round(s); ratio = after / before (orders/s)")
     head = f"{'db':<11}{'measurement':<32}{'before/s':>10}{'after/s':>10}{'ratio':>7}"
-    print(head + f"{'p99 before':>12}{'p99 after':>11}")
+    print(head + f"{'p99 before':>12}{'p99 after':>11}{'cpu us/order':>14}")
     for key, b in best["before"].items():
         a = best["after"].get(key)
         if a is None:
             continue
+        cpu = f"{b['cpu_us']:.0f} -> {a['cpu_us']:.0f}" if b.get("cpu_us") and a.get("cpu_us") else "-"
         print(f"{b['db']:<11}{b['what']:<32}{b['rate']:>10,.0f}{a['rate']:>10,.0f}{a['rate'] / b['rate']:>7.2f}"
-              f"{b['p99']:>10.2f}ms{a['p99']:>9.2f}ms")  # fmt: skip
+              f"{b['p99']:>10.2f}ms{a['p99']:>9.2f}ms{cpu:>14}")  # fmt: skip
+    print("cpu us/order: the process's CPU time (event loop and journal thread) per order of that row's run")
 
 
 if __name__ == "__main__":
