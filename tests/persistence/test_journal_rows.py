@@ -93,3 +93,22 @@ def test_updates_in_two_transactions_of_one_connection_each_start_empty(db_url: 
             assert perm == 2
     finally:
         engine.dispose()
+
+
+def test_many_rows_in_one_call_each_land_on_their_own_row(db_url: str) -> None:
+    upgrade(db_url)
+    engine = create_db_engine(db_url)
+    n = 301
+    try:
+        with engine.begin() as conn:
+            orders = [_order(f"many-{i}") for i in range(n)]
+            rows = [intent_values(o, T, run_id=None, list_id=None, source="quantdesk") for o in orders]
+            BulkTable(INTENTS, _INTENT_COLUMNS).insert(conn, rows)
+            updates = [(f"many-{i}", "SUBMITTED", Decimal(12), Decimal(0), Decimal(0), T, i, 1000 + i, 0, None, None)
+                       for i in range(n)]  # fmt: skip
+            assert bulk_update_intents(conn, INTENTS, updates)
+        with engine.connect() as conn:
+            stored = conn.execute(select(INTENTS.c.client_order_id, INTENTS.c.perm_id, INTENTS.c.status)).all()
+        assert sorted(stored) == sorted((f"many-{i}", 1000 + i, "SUBMITTED") for i in range(n))
+    finally:
+        engine.dispose()
