@@ -13,7 +13,7 @@ from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
 from quantdesk.persistence import create_db_engine, upgrade
-from quantdesk.persistence.journal_rows import UPDATE_COLUMNS, BulkTable, bulk_update_intents
+from quantdesk.persistence.journal_rows import COPY_FROM, UPDATE_COLUMNS, BulkTable, bulk_update_intents
 from quantdesk.persistence.journal_writes import _EVENT_COLUMNS, _INTENT_COLUMNS, _UPDATE_INTENT
 from quantdesk.persistence.models import OrderEventRow, OrderIntentRow
 from quantdesk.persistence.repositories.intent_records import intent_values
@@ -79,18 +79,19 @@ def test_bulk_rows_are_stored_as_sqlalchemy_stores_them(db_url: str) -> None:
 def test_updates_in_two_transactions_of_one_connection_each_start_empty(db_url: str) -> None:
     upgrade(db_url)
     engine = create_db_engine(db_url)
+    cids = [f"rows-twice-{i}" for i in range(COPY_FROM)]  # enough for COPY and the temporary table on PostgreSQL
     try:
         with engine.connect() as conn:
             with conn.begin():
-                values = intent_values(_order("rows-twice"), T, run_id=None, list_id=None, source="quantdesk")
-                BulkTable(INTENTS, _INTENT_COLUMNS).insert(conn, [values])
+                values = [intent_values(_order(c), T, run_id=None, list_id=None, source="quantdesk") for c in cids]
+                BulkTable(INTENTS, _INTENT_COLUMNS).insert(conn, values)
             for n in (1, 2):
                 with conn.begin():
-                    row = ("rows-twice", "SUBMITTED", Decimal(12), Decimal(0), Decimal(0), T, n, n, 0, None, None)
-                    assert bulk_update_intents(conn, INTENTS, [row])
-                    assert bulk_update_intents(conn, INTENTS, [row])  # twice in one transaction: no leftovers
-            perm = conn.scalar(select(INTENTS.c.perm_id).where(INTENTS.c.client_order_id == "rows-twice"))
-            assert perm == 2
+                    rows = [(c, "SUBMITTED", Decimal(12), Decimal(0), Decimal(0), T, n, n, 0, None, None) for c in cids]
+                    assert bulk_update_intents(conn, INTENTS, rows)
+                    assert bulk_update_intents(conn, INTENTS, rows)  # twice in one transaction: no leftovers
+            perms = conn.scalars(select(INTENTS.c.perm_id).where(INTENTS.c.client_order_id.in_(cids))).all()
+            assert perms == [2] * COPY_FROM
     finally:
         engine.dispose()
 

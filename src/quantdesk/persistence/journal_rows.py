@@ -7,8 +7,8 @@ functions SQLAlchemy applies, so the stored values are the same) and handed over
 journal's transaction:
 
 * SQLite: one ``executemany`` on the driver (``Connection.exec_driver_sql``);
-* PostgreSQL (psycopg): inserts as one ``COPY … FROM STDIN``; intent updates ``COPY``'d into a temporary table
-  (emptied on commit) and applied by one ``UPDATE … FROM``.
+* PostgreSQL (psycopg): from :data:`COPY_FROM` rows, inserts as one ``COPY … FROM STDIN`` and intent updates
+  ``COPY``'d into a temporary table and applied by one ``UPDATE … FROM``; fewer rows by one ``executemany``.
 
 Other dialects take SQLAlchemy Core's path. Nothing about durability changes: the rows go into the same
 transaction, which the journal commits before it tells any caller.
@@ -35,8 +35,14 @@ Encode = Callable[[Any], Any]
 class _Plan:
     """One table's statement and per-column encoders for one dialect."""
 
-    sql: str
+    sql: str  # INSERT … VALUES, for executemany
     encoders: tuple[tuple[int, Encode], ...]  # (position, bind processor) of the columns that have one
+    copy: str  # COPY … FROM STDIN (PostgreSQL)
+
+
+COPY_FROM = 32
+"""Rows from which PostgreSQL gets ``COPY`` (its fixed cost, a few round trips, pays off only for a batch); fewer go
+by ``executemany`` (psycopg's pipeline), which is cheaper for the one or two rows of a lone order."""
 
 
 class BulkTable:
@@ -51,11 +57,10 @@ class BulkTable:
         plan = self._plans.get(dialect.name)
         if plan is None:
             names = ", ".join(self.columns)
-            if dialect.name == "postgresql":
-                sql = f"COPY {self.table.name} ({names}) FROM STDIN"
-            else:
-                sql = f"INSERT INTO {self.table.name} ({names}) VALUES ({', '.join(['?'] * len(self.columns))})"
-            plan = _Plan(sql, _encoders(self.table, self.columns, dialect))
+            mark = "%s" if dialect.name == "postgresql" else "?"
+            sql = f"INSERT INTO {self.table.name} ({names}) VALUES ({', '.join([mark] * len(self.columns))})"
+            copy = f"COPY {self.table.name} ({names}) FROM STDIN"
+            plan = _Plan(sql, _encoders(self.table, self.columns, dialect), copy)
             self._plans[dialect.name] = plan
         return plan
 
@@ -70,8 +75,8 @@ class BulkTable:
         plan = self._plan(dialect)
         columns = self.columns
         tuples = [_encoded([row[c] for c in columns], plan.encoders) for row in rows]
-        if dialect.name == "postgresql":
-            _copy(conn, plan.sql, tuples)
+        if dialect.name == "postgresql" and len(tuples) >= COPY_FROM:
+            _copy(conn, plan.copy, tuples)
         else:
             conn.exec_driver_sql(plan.sql, tuples)
 
@@ -103,6 +108,7 @@ def _set_clause(value: Callable[[str], str], table: str) -> str:
 
 
 _SQLITE_UPDATE = f"UPDATE order_intents SET {_set_clause(lambda c: '?', '')} WHERE client_order_id = ?"
+_PG_UPDATE_ONE = f"UPDATE order_intents SET {_set_clause(lambda c: '%s', '')} WHERE client_order_id = %s"
 _PG_TEMP = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS qd_journal_intent_updates (b_cid varchar(64) PRIMARY KEY, "
     "status varchar(24), quantity numeric(38, 12), filled_quantity numeric(38, 12), "
@@ -124,7 +130,9 @@ def bulk_update_intents(conn: Connection, table: Table, rows: Sequence[tuple[Any
         return False
     encoders = _update_encoders(table, dialect)
     tuples = [_encoded(list(row), encoders) for row in rows]
-    if dialect.name == "postgresql":
+    if dialect.name == "postgresql" and len(tuples) < COPY_FROM:
+        conn.exec_driver_sql(_PG_UPDATE_ONE, [(*t[1:], t[0]) for t in tuples])
+    elif dialect.name == "postgresql":
         driver = cast(Any, conn.connection.driver_connection)
         with driver.cursor() as cursor:
             cursor.execute(_PG_TEMP)
