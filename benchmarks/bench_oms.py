@@ -28,19 +28,26 @@ Per database, in one run:
 SQLite is a file in a temporary directory (WAL, ``synchronous=NORMAL``, as ``create_db_engine`` sets it);
 PostgreSQL is a fresh database ``qd_bench_<random>`` on ``$QD_BENCH_PG_URL`` (default the test server), dropped
 afterwards; its rows are skipped, with the reason, when no server answers. ``--profile`` prints where the time goes
-in the 256-task runs, on the event loop and in the journal's writer thread (cProfile each).
+in the 256-task runs, on the event loop and in the journal's writer thread (cProfile each). ``--before REF`` runs the
+same workload on REF's ``src/`` first (exported with ``git archive``, as ``bench_startup`` does), then on this tree,
+each in a fresh process and alternating per database, and prints before, after and their ratio; ``--db`` picks one.
+
+    python benchmarks/bench_oms.py --before 09d6d3d
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import cProfile
 import io
 import itertools
+import json
 import math
 import os
 import pstats
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,6 +104,7 @@ SYMBOLS = ("AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "JPM", "JNJ"
            "PG", "XOM", "HD", "KO", "PEP", "MRK", "WMT", "DIS", "CSCO", "INTC")  # fmt: skip
 RISK = RiskSettings(disabled_rules=("order_rate",), max_trades_per_day=10_000_000)
 CENT = Decimal("0.01")
+QUICK = False  # --quick: the anchor and the concurrent rows only
 
 
 # --- orders --------------------------------------------------------------------------------------------------------
@@ -280,6 +288,7 @@ class Row:
     commits: int | None = None
     operations: int | None = None
     target: str = ""
+    cpu_us: float | None = None  # process CPU time per order (both threads), steadier than orders/s under load
 
 
 def naive_anchor(url: str, orders: Sequence[tuple[Order, Decimal]]) -> list[float]:
@@ -385,10 +394,11 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
         await manager.start()
         journal = manager.journal.journal  # the SqlOrderStore's journal
         before = (journal.commits, journal.operations)
-        checks, submits = await sequential(manager, flow.orders(f"{tag}-seq", WARMUP + SEQUENTIAL))
+        checks, submits = await sequential(manager, flow.orders(f"{tag}-seq", WARMUP + (0 if QUICK else SEQUENTIAL)))
         counts = (journal.commits - before[0], journal.operations - before[1])
-        rows.append(Row(kind, "risk check + book (in memory)", checks))
-        rows.append(Row(kind, "OMS sequential", submits, len(submits) / sum(submits), *counts))
+        if not QUICK:
+            rows.append(Row(kind, "risk check + book (in memory)", checks))
+            rows.append(Row(kind, "OMS sequential", submits, len(submits) / sum(submits), *counts))
         for tasks in CONCURRENCY:
             before = (journal.commits, journal.operations)
             batch = flow.orders(f"{tag}-c{tasks}", CONCURRENT)
@@ -396,14 +406,18 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
             if profiles is not None and profiled:
                 profiles.on = True
                 profiles.loop.enable()
+            cpu = time.process_time()
             latencies, wall = await concurrent(manager, batch, tasks)
+            cpu_us = (time.process_time() - cpu) / CONCURRENT * 1e6
             if profiles is not None and profiled:
                 profiles.loop.disable()
                 profiles.on = False
             counts = (journal.commits - before[0], journal.operations - before[1])
-            rows.append(Row(kind, f"OMS {tasks} concurrent", latencies, CONCURRENT / wall, *counts))
+            rows.append(Row(kind, f"OMS {tasks} concurrent", latencies, CONCURRENT / wall, *counts, cpu_us=cpu_us))
         await manager.close()
 
+    if QUICK:
+        return rows
     broker = await simulated_broker(flow)
     with oms(dbs.new(), broker) as manager:
         await manager.start()
@@ -421,11 +435,12 @@ def wide_book_check(flow: Flow) -> list[float]:
     rng = random.Random(SEED)
     names = [f"{a}{b}{c}" for a in "ABCDEFGHIJ" for b in "KLMNOPQRST" for c in "UVWXYZ"][:WIDE]
     instruments = [Stock(n) for n in names]
-    book = Book(net_liquidation=NET_LIQUIDATION)
+    book = Book()
+    book.set_net_liquidation(NET_LIQUIDATION)
     for i, inst in enumerate(instruments):
         price = Decimal(rng.randrange(2_000, 50_000)) * CENT
         book.set_price(inst.id, price)
-        book.positions[inst.id] = Decimal(rng.randint(1, 100))
+        book.set_position(inst.id, Decimal(rng.randint(1, 100)))
         book.set_working(ClientOrderId(f"wide-{i:04d}"), inst.id, Decimal(rng.randint(1, 100)))
     risk = RiskEngine(RISK)
     latencies = []
@@ -462,14 +477,16 @@ def _verdicts(rows: list[Row]) -> None:
 def print_table(rows: list[Row], skipped: dict[str, str]) -> None:
     anchors = {r.db: r.rate for r in rows if r.what.startswith("naive")}
     head = f"{'db':<11}{'measurement':<32}{'orders/s':>10}{'/naive':>8}{'p50 ms':>9}{'p99 ms':>9}"
-    print(head + f"{'commits':>9}{'ops/commit':>11}  target")
+    print(head + f"{'commits':>9}{'ops/commit':>11}{'cpu us':>8}  target")
     for r in rows:
         rate = f"{r.rate:,.0f}" if r.rate is not None else "-"
         ratio = f"{r.rate / anchors[r.db]:.2f}" if r.rate is not None and anchors.get(r.db) else "-"
         commits = f"{r.commits:,}" if r.commits is not None else "-"
         group = f"{r.operations / r.commits:.1f}" if r.commits else "-"
         p50, p99 = _percentile(r.latencies, 0.5) * 1000, _percentile(r.latencies, 0.99) * 1000
-        print(f"{r.db:<11}{r.what:<32}{rate:>10}{ratio:>8}{p50:>9.3f}{p99:>9.3f}{commits:>9}{group:>11}  {r.target}")
+        cpu = f"{r.cpu_us:.0f}" if r.cpu_us is not None else "-"
+        line = f"{r.db:<11}{r.what:<32}{rate:>10}{ratio:>8}{p50:>9.3f}{p99:>9.3f}{commits:>9}{group:>11}"
+        print(f"{line}{cpu:>8}  {r.target}")
     for kind, reason in skipped.items():
         print(f"{kind:<11}skipped: {reason}")
 
@@ -518,14 +535,28 @@ def interpretation(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Measure both databases and print the table (and a profile with ``--profile``)."""
-    args = sys.argv[1:] if argv is None else argv
-    profiles = Profiles() if "--profile" in args else None
+    """Measure both databases and print the table (and a profile with ``--profile``); with ``--before REF``, the same
+    workload on REF's source first, then on this tree, each in its own process, and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", metavar="REF", help="git ref to measure first, in the same run (before/after)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the 256-task runs (loop and writer)")
+    parser.add_argument("--db", choices=("SQLite", "PostgreSQL"), action="append", help="only these (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="only the naive anchor and the concurrent rows")
+    parser.add_argument("--rounds", type=int, default=1, help="with --before: runs per tree; the best is shown")
+    parser.add_argument("--rows", type=Path, help=argparse.SUPPRESS)  # the child of --before writes its rows here
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    kinds = tuple(args.db or ("SQLite", "PostgreSQL"))
+    global QUICK
+    QUICK = args.quick
+    if args.before:
+        compare(args.before, kinds, profile=args.profile, rounds=args.rounds)
+        return
+    profiles = Profiles() if args.profile else None
     rows: list[Row] = []
     skipped: dict[str, str] = {}
     pg_problem = postgres_problem()
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("SQLite", "PostgreSQL"):
+        for kind in kinds:
             if kind == "PostgreSQL" and pg_problem is not None:
                 skipped[kind] = pg_problem
                 continue
@@ -534,8 +565,11 @@ def main(argv: list[str] | None = None) -> None:
                 rows += asyncio.run(measure_db(kind, dbs, Flow.seeded(SEED), profiles))
             finally:
                 dbs.close()
-    rows.append(Row("(no db)", f"risk check + book, {WIDE} names", wide_book_check(Flow.seeded(SEED))))
+    if args.db is None and not QUICK:
+        rows.append(Row("(no db)", f"risk check + book, {WIDE} names", wide_book_check(Flow.seeded(SEED))))
     _verdicts(rows)
+    if args.rows is not None:
+        args.rows.write_text(json.dumps([summary(r) for r in rows]), encoding="utf-8")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(f"null broker (acknowledges at once); limit DAY buys of 1-100 shares in {len(SYMBOLS)} stocks, seed {SEED};")
     print(f"sequential: {SEQUENTIAL:,} orders after {WARMUP} warm-up; concurrent: {CONCURRENT:,} orders per row;")
@@ -543,11 +577,58 @@ def main(argv: list[str] | None = None) -> None:
     print(f"max_trades_per_day raised to 10,000,000; net liquidation {NET_LIQUIDATION:,} USD;")
     print(f"{os.cpu_count()} cores, load average {load:.1f} at the end; /naive = orders/s over the naive anchor's")
     print_table(rows, skipped)
-    if rows:
+    if rows and not QUICK:
         print()
         print(interpretation(rows))
     if profiles is not None:
         profiles.print()
+
+
+# --- before / after ------------------------------------------------------------------------------------------------
+
+
+def summary(row: Row) -> dict[str, Any]:
+    """What the before/after table needs of a row."""
+    p50, p99 = _percentile(row.latencies, 0.5) * 1000, _percentile(row.latencies, 0.99) * 1000
+    return {"db": row.db, "what": row.what, "rate": row.rate, "p50": p50, "p99": p99, "commits": row.commits,
+            "operations": row.operations, "cpu_us": row.cpu_us}  # fmt: skip
+
+
+def compare(ref: str, kinds: Sequence[str], *, profile: bool, rounds: int) -> None:
+    """Run this script on ``ref``'s ``src/`` (``git archive``, byte-compiled, first on ``PYTHONPATH``) and on this
+    tree, alternating per database (and which goes first, per round) so that both see the same machine, then print
+    the best of the rounds: before, after and their ratio, with the naive anchor as the gauge of the machine's load."""
+    from bench_startup import ROOT, export_tree
+
+    best: dict[str, dict[tuple[str, str], dict[str, Any]]] = {"before": {}, "after": {}}
+    with tempfile.TemporaryDirectory(prefix="qd-bench-oms-") as tmp:
+        base = Path(tmp)
+        trees = {"before": export_tree(ref, base / "before"), "after": ROOT / "src"}
+        for n in range(rounds):
+            for kind in kinds:
+                for name in sorted(trees, reverse=n % 2 == 0):  # before first in even rounds, after first in odd
+                    out = base / f"{name}-{kind}-{n}.json"
+                    argv = [sys.executable, str(Path(__file__).resolve()), "--db", kind, "--rows", str(out)]
+                    argv += ["--profile"] if profile else []
+                    argv += ["--quick"] if QUICK else []
+                    print(f"\n== {name} ({ref if name == 'before' else 'this tree'}), {kind}, round {n + 1} ==")
+                    sys.stdout.flush()
+                    subprocess.run(argv, env={**os.environ, "PYTHONPATH": str(trees[name])}, check=True)
+                    for row in json.loads(out.read_text(encoding="utf-8")):
+                        key, kept = (row["db"], row["what"]), best[name].get((row["db"], row["what"]))
+                        if row["rate"] is not None and (kept is None or row["rate"] > kept["rate"]):
+                            best[name][key] = row
+    print(f"\nbefore = {ref}, after = this tree; best of {rounds} round(s); ratio = after / before (orders/s)")
+    head = f"{'db':<11}{'measurement':<32}{'before/s':>10}{'after/s':>10}{'ratio':>7}"
+    print(head + f"{'p99 before':>12}{'p99 after':>11}{'cpu us/order':>14}")
+    for key, b in best["before"].items():
+        a = best["after"].get(key)
+        if a is None:
+            continue
+        cpu = f"{b['cpu_us']:.0f} -> {a['cpu_us']:.0f}" if b.get("cpu_us") and a.get("cpu_us") else "-"
+        print(f"{b['db']:<11}{b['what']:<32}{b['rate']:>10,.0f}{a['rate']:>10,.0f}{a['rate'] / b['rate']:>7.2f}"
+              f"{b['p99']:>10.2f}ms{a['p99']:>9.2f}ms{cpu:>14}")  # fmt: skip
+    print("cpu us/order: the process's CPU time (event loop and journal thread) per order of that row's run")
 
 
 if __name__ == "__main__":

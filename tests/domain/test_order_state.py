@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -401,3 +402,15 @@ def test_order_state_validation(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
         OrderState(**base)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+def test_a_moved_state_equals_the_one_replace_would_make_field_by_field() -> None:
+    t0 = datetime(2025, 3, 3, 15, tzinfo=UTC)
+    state = OrderState.new(ClientOrderId("moved-1"), 10, t0).apply_status(OrderStatus.PENDING_SUBMIT, t0)
+    ids = BrokerOrderId(5, 77, 3)
+    acked = state.identify(ids).apply_status(OrderStatus.SUBMITTED, t0 + timedelta(seconds=1))
+    expected = replace(state, status=OrderStatus.SUBMITTED, updated_at=t0 + timedelta(seconds=1), broker_order_id=ids)
+    names = [f.name for f in fields(OrderState)]
+    assert [getattr(acked, n) for n in names] == [getattr(expected, n) for n in names]
+    assert acked == expected
+    assert hash(acked) == hash(expected)

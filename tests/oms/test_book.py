@@ -73,3 +73,14 @@ def test_running_gross_values_equal_a_fresh_sum(steps: list[tuple[object, ...]])
         expected = {i: book.currencies[i] for i in held if rate(book, i) is None}
         ctx = book.context(Order.limit(Stock("S0"), "BUY", 1, 1), T, TradingState.ACTIVE)
         assert dict(ctx.unconverted) == expected
+
+
+def test_setting_an_unchanged_working_quantity_moves_nothing() -> None:
+    book = Book()
+    book.set_price(InstrumentId("AAPL.STK.SMART.USD"), Decimal(100))
+    book.set_working(ClientOrderId("same-1"), InstrumentId("AAPL.STK.SMART.USD"), Decimal(5))
+    before = (dict(book.working), book.working_gross())
+    book.set_working(ClientOrderId("same-1"), InstrumentId("AAPL.STK.SMART.USD"), Decimal(5))
+    assert (dict(book.working), book.working_gross()) == before == ({InstrumentId("AAPL.STK.SMART.USD"): 5}, 500)
+    book.set_working(ClientOrderId("same-1"), InstrumentId("AAPL.STK.SMART.USD"), Decimal(0))
+    assert (dict(book.working), book.working_gross()) == ({}, 0)

@@ -309,3 +309,31 @@ def test_any_instrument_round_trips_exactly(instrument: Instrument) -> None:
     data = json.loads(json.dumps(instrument_to_dict(instrument)))
     assert instrument_from_dict(data) == instrument
     assert instrument_to_dict(instrument_from_dict(data)) == data
+
+
+def _plain_json(order: Order) -> str:
+    return json.dumps(order_codec.order_to_dict(order), separators=(",", ":"), sort_keys=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(orders())
+def test_order_json_is_the_plain_sorted_dump_of_order_to_dict(order: Order) -> None:
+    assert order_json(order) == _plain_json(order)
+    assert order_json(order) == _plain_json(order)  # again, from the instrument text remembered
+
+
+def test_equal_instruments_spelled_differently_keep_their_own_text() -> None:
+    coarse, fine = Stock("AAPL", tick_size=Decimal("0.01")), Stock("AAPL", tick_size=Decimal("0.010"))
+    assert coarse == fine
+    a = Order.limit(coarse, "BUY", 1, Decimal("1.00"), client_order_id=ClientOrderId("codec-a"))
+    b = Order.limit(fine, "BUY", 1, Decimal("1.00"), client_order_id=ClientOrderId("codec-b"))
+    assert order_json(a) == _plain_json(a)
+    assert order_json(b) == _plain_json(b)
+    assert '"tick_size":"0.010"' in order_json(b)
+
+
+def test_a_text_field_that_looks_like_the_instrument_key_stays_text() -> None:
+    stock = Stock("AAPL", description='"instrument":null, "account":"x"')
+    order = Order.limit(stock, "BUY", 1, Decimal(1), client_order_id=ClientOrderId("codec-sneaky"))
+    assert order_json(order) == _plain_json(order)
+    assert order_from_json(order_json(order)) == order

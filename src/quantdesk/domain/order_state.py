@@ -301,12 +301,24 @@ class OrderState:
     ) -> OrderState:
         """Move to ``new_status`` if the table allows it (SUBMITTED means PARTIALLY_FILLED once anything filled)."""
         status = transition(self.status, self._normalise(new_status))
-        return replace(
-            self,
-            status=status,
-            updated_at=self._later(ts),
-            broker_order_id=self.broker_order_id if broker_order_id is None else broker_order_id,
-        )
+        ids = self.broker_order_id if broker_order_id is None else broker_order_id
+        return self._moved(status, self._later(ts), ids)
+
+    def _moved(self, status: OrderStatus, updated_at: datetime, broker_order_id: BrokerOrderId | None) -> OrderState:
+        """This state with another status, time and broker ids (every order moves so two or three times, so this is
+        no ``dataclasses.replace``): the quantities and fills, checked when this state was made, are carried over;
+        ``status`` comes from the transition table and ``updated_at`` from :meth:`_later`, so both are valid."""
+        moved = object.__new__(OrderState)
+        put = object.__setattr__
+        put(moved, "client_order_id", self.client_order_id)
+        put(moved, "quantity", self.quantity)
+        put(moved, "updated_at", updated_at)
+        put(moved, "status", status)
+        put(moved, "broker_order_id", broker_order_id)
+        put(moved, "filled_quantity", self.filled_quantity)
+        put(moved, "filled_notional", self.filled_notional)
+        put(moved, "execution_ids", self.execution_ids)
+        return moved
 
     def revert_pending(self, ts: datetime) -> OrderState:
         """Undo PENDING_CANCEL/PENDING_REPLACE after the broker refused it; other statuses are left as they are."""
@@ -387,7 +399,7 @@ class OrderState:
         known = self.broker_order_id
         order_id = ids.order_id or (known.order_id if known is not None else 0)
         perm_id = ids.perm_id or (known.perm_id if known is not None else 0)
-        return replace(self, broker_order_id=BrokerOrderId(order_id, perm_id, ids.client_id))
+        return self._moved(self.status, self.updated_at, BrokerOrderId(order_id, perm_id, ids.client_id))
 
     def mark(self, status: OrderStatus, ts: datetime) -> OrderState:
         """Forced: set the terminal ``status`` the broker cannot report, from any status; fills are kept."""

@@ -35,6 +35,8 @@ ZERO = Decimal(0)
 
 def to_decimal(value: Numeric, field: str) -> Decimal:
     """Convert ``value`` to a finite ``Decimal``; floats go through ``repr`` so 0.1 stays 0.1."""
+    if type(value) is Decimal and value.is_finite():  # the common case, and Decimal(value) would be an equal copy
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValidationError(
             f"must be a number, got {type(value).__name__} {value!r}",

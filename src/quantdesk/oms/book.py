@@ -231,7 +231,10 @@ class Book:
 
     def set_working(self, cid: ClientOrderId, instrument_id: InstrumentId, signed_remaining: Decimal) -> None:
         """Count ``cid``'s signed remaining quantity as working (zero removes it)."""
-        previous = self._counted.pop(cid, None)
+        previous = self._counted.get(cid)
+        if previous is not None and previous[1] == signed_remaining and previous[0] == instrument_id:
+            return  # unchanged (an order sent or acknowledged): nothing to move, nothing to revalue
+        self._counted.pop(cid, None)
         if previous is not None:
             iid, qty = previous
             self._add_working(iid, -qty)

@@ -1,4 +1,8 @@
-"""How the journal applies its operations inside one transaction: one statement per kind, in a safe kind order."""
+"""How the journal applies its operations inside one transaction: one statement per kind, in a safe kind order.
+
+The kinds every order writes (its intent, its updates, its events) go to the driver in bulk (:mod:`journal_rows`);
+the rarer ones through SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from quantdesk.persistence.journal_ops import (
     RiskEventOp,
     UpdateIntent,
 )
+from quantdesk.persistence.journal_rows import UPDATE_COLUMNS, BulkTable, bulk_update_intents
 from quantdesk.persistence.models import AccountSnapshotRow, FillRow, OrderEventRow, OrderIntentRow, RiskEventRow
 from quantdesk.persistence.repositories.intent_records import intent_values
 
@@ -78,10 +83,34 @@ def _insert_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
                     hint="give every new order a fresh ClientOrderId (ClientOrderId.new())",
                 )
             )
-    if rows:
-        conn.execute(_INTENTS.insert(), rows)
+    _BULK_INTENTS.insert(conn, rows)
     return results
 
+
+_INTENT_COLUMNS = (
+    "client_order_id",
+    "run_id",
+    "strategy_id",
+    "account_id",
+    "instrument_id",
+    "side",
+    "quantity",
+    "order_type",
+    "limit_price",
+    "stop_price",
+    "tif",
+    "parent_client_order_id",
+    "oca_group",
+    "status",
+    "filled_quantity",
+    "filled_notional",
+    "created_at",
+    "updated_at",
+    "order_json",
+    "list_id",
+    "source",
+)  # what intent_values gives
+_BULK_INTENTS = BulkTable(_INTENTS, _INTENT_COLUMNS)
 
 _KEY = (
     "instrument_id",
@@ -182,35 +211,39 @@ _UPDATE_INTENT = (
         error_code=func.coalesce(bindparam("error_code", type_=Integer), _C.error_code),
     )
 )
-_KEPT = ("broker_order_id", "perm_id", "client_id", "reason", "error_code")
 
 
 def _update_intents(conn: Connection, ops: Sequence[Any]) -> list[Any]:
-    rows: dict[str, dict[str, Any]] = {}  # one UPDATE per order: its last state, with the last ids/reason given
+    rows: dict[str, tuple[Any, ...]] = {}  # one UPDATE per order: its last state, with the last ids/reason given
     for op in ops:
         state: OrderState = op.state
         broker = state.broker_order_id
-        row = {
-            "b_cid": str(state.client_order_id),
-            "status": state.status.value,
-            "quantity": state.quantity,
-            "filled_quantity": state.filled_quantity,
-            "filled_notional": state.filled_notional,
-            "updated_at": state.updated_at,
-            "broker_order_id": broker.order_id if broker is not None else None,
-            "perm_id": broker.perm_id if broker is not None and broker.perm_id else None,
-            "client_id": broker.client_id if broker is not None else None,
-            "reason": op.reason,
-            "error_code": op.error_code,
-        }
-        earlier = rows.get(row["b_cid"])
+        cid = str(state.client_order_id)
+        row: tuple[Any, ...] = (
+            cid,
+            state.status.value,
+            state.quantity,
+            state.filled_quantity,
+            state.filled_notional,
+            state.updated_at,
+            broker.order_id if broker is not None else None,
+            broker.perm_id if broker is not None and broker.perm_id else None,
+            broker.client_id if broker is not None else None,
+            op.reason,
+            op.error_code,
+        )
+        earlier = rows.get(cid)
         if earlier is not None:
-            for key in _KEPT:
-                if row[key] is None:
-                    row[key] = earlier[key]
-        rows[row["b_cid"]] = row
-    conn.execute(_UPDATE_INTENT, list(rows.values()))
+            row = (*row[:_FIRST_KEPT], *(new if new is not None else old for new, old in
+                                           zip(row[_FIRST_KEPT:], earlier[_FIRST_KEPT:], strict=True)))  # fmt: skip
+        rows[cid] = row
+    if not bulk_update_intents(conn, _INTENTS, list(rows.values())):
+        conn.execute(_UPDATE_INTENT, [dict(zip(UPDATE_COLUMNS, row, strict=True)) for row in rows.values()])
     return [None] * len(ops)
+
+
+# Broker ids, the reason and the code (UPDATE_COLUMNS from broker_order_id on) are kept when an update lacks them.
+_FIRST_KEPT = UPDATE_COLUMNS.index("broker_order_id")
 
 
 def _fill_key(account: object, execution_id: object) -> tuple[str, str]:
@@ -289,9 +322,12 @@ def _order_events(conn: Connection, ops: Sequence[Any]) -> list[Any]:
         for op in ops
         if op.kind != "flush"
     ]
-    if rows:
-        conn.execute(_EVENTS.insert(), rows)
+    _BULK_EVENTS.insert(conn, rows)
     return [None] * len(ops)
+
+
+_EVENT_COLUMNS = ("client_order_id", "perm_id", "kind", "status", "message", "payload_json", "ts")
+_BULK_EVENTS = BulkTable(_EVENTS, _EVENT_COLUMNS)
 
 
 def _risk_events(conn: Connection, ops: Sequence[Any]) -> list[Any]:

@@ -211,13 +211,14 @@ def instrument_from_dict(data: Mapping[str, Any]) -> Instrument:
     return cls(**kwargs)
 
 
-def order_to_dict(order: Order) -> dict[str, Any]:
-    """Every field of ``order`` (instrument and link nested), JSON-safe; ``order_from_dict`` rebuilds it exactly."""
+def order_to_dict(order: Order, *, instrument: bool = True) -> dict[str, Any]:
+    """Every field of ``order`` (instrument and link nested), JSON-safe; ``order_from_dict`` rebuilds it exactly
+    (``instrument=False``: the instrument left ``None``, for :func:`order_json`)."""
     link = order.link
     out: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "client_order_id": str(order.client_order_id),
-        "instrument": instrument_to_dict(order.instrument),
+        "instrument": instrument_to_dict(order.instrument) if instrument else None,
         "side": order.side.value,
         "order_type": order.order_type.value,
         "tif": order.tif.value,
@@ -310,8 +311,36 @@ def order_from_dict(data: Mapping[str, Any]) -> Order:
 
 
 def order_json(order: Order) -> str:
-    """``order_to_dict`` as compact JSON with sorted keys (stable text for the same order)."""
-    return json.dumps(order_to_dict(order), separators=(",", ":"), sort_keys=True)
+    """``order_to_dict`` as compact JSON with sorted keys (stable text for the same order).
+
+    The journal writes one per order, so the instrument's part, the same for every order in it, is encoded once per
+    instrument object (:func:`_instrument_json`) and put in place of the ``null`` the order's own fields are encoded
+    with: the text is exactly ``json.dumps(order_to_dict(order), separators=(",", ":"), sort_keys=True)``. The key
+    ``"instrument":`` cannot occur earlier in the text: inside a JSON string every ``"`` is escaped.
+    """
+    text = _JSON.encode(order_to_dict(order, instrument=False))
+    return text.replace(_INSTRUMENT_SLOT, f'"instrument":{_instrument_json(order.instrument)}', 1)
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # one encoder, not one per call (json.dumps)
+_INSTRUMENT_SLOT = '"instrument":null'
+_INSTRUMENT_CACHE = 4096  # instrument objects remembered; more and the cache starts over
+
+
+def _instrument_json(instrument: Instrument) -> str:
+    """The instrument's JSON, remembered per object, not per equal value: ``Decimal("0.01") == Decimal("0.010")``,
+    but their texts differ and must stay as given. The entry holds the object, so its id is not reused meanwhile."""
+    entry = _INSTRUMENT_TEXT.get(id(instrument))
+    if entry is not None and entry[0] is instrument:
+        return entry[1]
+    if len(_INSTRUMENT_TEXT) >= _INSTRUMENT_CACHE:
+        _INSTRUMENT_TEXT.clear()
+    text = _JSON.encode(instrument_to_dict(instrument))
+    _INSTRUMENT_TEXT[id(instrument)] = (instrument, text)
+    return text
+
+
+_INSTRUMENT_TEXT: dict[int, tuple[Instrument, str]] = {}
 
 
 def order_from_json(text: str) -> Order:
