@@ -81,7 +81,15 @@ from quantdesk.persistence.journal import Journal
 from quantdesk.persistence.models import OrderIntentRow
 from quantdesk.persistence.repositories import KillSwitchRepository, RunRepository, TradingState
 from quantdesk.persistence.repositories.intent_records import intent_values
-from quantdesk.persistence.stores import SqlOrderStore
+
+try:
+    from quantdesk.persistence.stores import SqlOrderStore
+except ImportError:  # a --before tree from before the store ports (issue #15): the manager took the journal itself
+
+    def SqlOrderStore(journal: Journal) -> Journal:  # type: ignore[no-redef]  # noqa: N802
+        return journal
+
+
 from quantdesk.risk.engine import RiskEngine
 from quantdesk.risk.events import RiskEvent
 from quantdesk.risk.kill_switch import KillSwitch
@@ -392,7 +400,7 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
     url = dbs.new()
     with oms(url, NullBroker(), profiles) as manager:
         await manager.start()
-        journal = manager.journal.journal  # the SqlOrderStore's journal
+        journal = getattr(manager.journal, "journal", manager.journal)  # the SqlOrderStore's journal
         before = (journal.commits, journal.operations)
         checks, submits = await sequential(manager, flow.orders(f"{tag}-seq", WARMUP + (0 if QUICK else SEQUENTIAL)))
         counts = (journal.commits - before[0], journal.operations - before[1])
@@ -421,7 +429,7 @@ async def measure_db(kind: str, dbs: Databases, flow: Flow, profiles: Profiles |
     broker = await simulated_broker(flow)
     with oms(dbs.new(), broker) as manager:
         await manager.start()
-        journal = manager.journal.journal  # the SqlOrderStore's journal
+        journal = getattr(manager.journal, "journal", manager.journal)  # the SqlOrderStore's journal
         before = (journal.commits, journal.operations)
         _, submits = await sequential(manager, flow.orders(f"{tag}-sim", WARMUP + SIMULATED))
         counts = (journal.commits - before[0], journal.operations - before[1])
