@@ -4,9 +4,8 @@
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --locked --no-progress
-# Install packages as bytecode: a command then starts without compiling SQLAlchemy, pandas or skfolio from source,
-# also where Python may not write bytecode itself (PYTHONDONTWRITEBYTECODE, a read-only site-packages).
-export UV_COMPILE_BYTECODE := 1
+# Packages are installed as bytecode (--compile-bytecode): a command then starts without compiling SQLAlchemy, pandas
+# or skfolio from source, also where Python may not write bytecode itself (PYTHONDONTWRITEBYTECODE, read-only dirs).
 PYTEST_WORKERS ?= auto
 
 .PHONY: help bootstrap sync demo test lint fmt bench clean
@@ -25,7 +24,7 @@ bootstrap:
 	}
 
 sync: bootstrap
-	@$(UV) sync --locked --no-progress --quiet
+	@$(UV) sync --locked --no-progress --quiet --compile-bytecode
 	@$(UV) run --locked --no-progress --quiet python -m compileall -q -j 0 src >/dev/null
 
 demo: sync
@@ -45,7 +44,7 @@ test: lint
 	$(RUN) pytest -n $(PYTEST_WORKERS) -q
 
 bench: bootstrap
-	@$(UV) sync --locked --no-progress --quiet --group bench
+	@$(UV) sync --locked --no-progress --quiet --compile-bytecode --group bench
 	$(UV) run --locked --no-progress --group bench python benchmarks/run.py $(BENCH)
 
 clean:
