@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from quantdesk.domain.identifiers import ClientOrderId
 from quantdesk.domain.instruments import Stock
 from quantdesk.domain.orders import Order
+from quantdesk.oms.store_ops import DuplicateIntent, InsertIntent, JournalClosed, OrderEventOp
 from quantdesk.persistence import create_db_engine, upgrade
-from quantdesk.persistence.journal import DuplicateIntent, InsertIntent, Journal, JournalClosed, OrderEventOp
+from quantdesk.persistence.journal import Journal
 from quantdesk.persistence.models import OrderEventRow, OrderIntentRow
 
 T = datetime(2025, 3, 3, 15, tzinfo=UTC)
@@ -131,7 +132,7 @@ def test_fills_are_once_per_account_and_execution_id_and_commissions_find_their_
     """Two accounts reporting one execId are two fills (keyed by the id alone, the second was dropped)."""
     from quantdesk.domain.fills import CommissionReport, Fill
     from quantdesk.domain.values import Money
-    from quantdesk.persistence.journal import RecordCommission, RecordFill
+    from quantdesk.oms.store_ops import RecordCommission, RecordFill
     from quantdesk.persistence.models import FillRow
 
     eid = "0000ab1c.00000039.01.01"

@@ -1,13 +1,14 @@
 """The OMS journal: durable writes in a writer thread, grouped so concurrent submissions share one commit.
 
-Every write is an operation (``InsertIntent``, ``UpdateIntent``, ``RecordFill``, …; see :mod:`journal_ops`) handed
-to :meth:`Journal.submit` (wait for it) or :meth:`Journal.post` (do not); the writer thread takes everything queued,
-applies it inside **one transaction** (:mod:`journal_writes`: one statement per kind) and commits (group commit),
-then resolves each waiting operation's future. So a caller that awaits :meth:`Journal.write` knows its row is
-durable, and N concurrent orders cost one commit instead of N — that is how PostgreSQL, ~540 commits/s here,
-carries thousands of orders a second without turning off ``fsync`` or ``synchronous_commit``. The waiters of one
-commit are woken with one call into their event loop, not one each: every cross-thread wake-up costs a GIL
-hand-over, which at hundreds of waiters per commit was the writer thread's largest cost.
+Every write is an operation (``InsertIntent``, ``UpdateIntent``, ``RecordFill``, …; the OMS's store port defines
+them in :mod:`quantdesk.oms.store_ops`) handed to :meth:`Journal.submit` (wait for it) or :meth:`Journal.post` (do
+not); the writer thread takes everything queued, applies it inside **one transaction** (:mod:`journal_writes`: one
+statement per kind) and commits (group commit), then resolves each waiting operation's future. So a caller that
+awaits :meth:`Journal.write` knows its row is durable, and N concurrent orders cost one commit instead of N — that
+is how PostgreSQL, ~540 commits/s here, carries thousands of orders a second without turning off ``fsync`` or
+``synchronous_commit``. The waiters of one commit are woken with one call into their event loop, not one each: every
+cross-thread wake-up costs a GIL hand-over, which at hundreds of waiters per commit was the writer thread's largest
+cost.
 
 If a grouped transaction fails, the operations are retried one transaction each, so one bad row fails only its own
 caller. Idempotency holds inside the database: an intent is inserted once per ``ClientOrderId`` (the same content
@@ -28,35 +29,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from quantdesk.persistence.journal_ops import (
-    AccountSnapshotOp,
-    AdoptIntent,
-    DuplicateIntent,
-    InsertIntent,
+from quantdesk.oms.store_ops import (
     JournalClosed,
     JournalOp,
     OrderEventOp,
-    RecordCommission,
-    RecordFill,
-    RiskEventOp,
-    UpdateIntent,
 )
 from quantdesk.persistence.journal_writes import apply_ops
 
-__all__ = [
-    "AccountSnapshotOp",
-    "AdoptIntent",
-    "DuplicateIntent",
-    "InsertIntent",
-    "Journal",
-    "JournalClosed",
-    "JournalOp",
-    "OrderEventOp",
-    "RecordCommission",
-    "RecordFill",
-    "RiskEventOp",
-    "UpdateIntent",
-]
+__all__ = ["Journal"]
 
 log = logging.getLogger(__name__)
 

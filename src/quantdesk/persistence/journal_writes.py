@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, Connection, Integer, Table, Text, bindparam, 
 from quantdesk.brokers.base import OrderStatusReport
 from quantdesk.domain.fills import CommissionReport, Fill
 from quantdesk.domain.order_state import OrderState, OrderStatus
-from quantdesk.persistence.journal_ops import (
+from quantdesk.oms.store_ops import (
     AccountSnapshotOp,
     AdoptIntent,
     DuplicateIntent,
