@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-__all__ = ["KillSwitchChange", "KillSwitchStatus", "TradingState"]
+from quantdesk.errors import ValidationError
+
+__all__ = ["KillSwitchChange", "KillSwitchStatus", "TradingState", "change_reason"]
 
 
 class TradingState(Enum):
@@ -41,3 +43,15 @@ class KillSwitchChange:
     previous: TradingState
     state: TradingState
     message: str
+
+
+def change_reason(reason: object) -> str:
+    """``reason`` if it says something: every store refuses a kill-switch change without one."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError(
+            "a kill-switch change needs a reason",
+            field="reason",
+            value=reason,
+            hint="say why, e.g. 'daily loss limit 2% reached'",
+        )
+    return reason

@@ -25,8 +25,7 @@ from decimal import Decimal
 from quantdesk.brokers.base import ConnectionReport, ConnectionState
 from quantdesk.config.risk_settings import RiskSettings
 from quantdesk.domain.market import require_utc
-from quantdesk.domain.trading_state import KillSwitchStatus, TradingState
-from quantdesk.errors import ValidationError
+from quantdesk.domain.trading_state import KillSwitchStatus, TradingState, change_reason
 from quantdesk.risk._text import percent, seconds
 from quantdesk.risk.events import RiskAction, RiskEvent, RiskEventListener
 from quantdesk.risk.limits import to_decimal
@@ -240,13 +239,7 @@ class KillSwitch:
         limit: str | None = None,
         actual: str | None = None,
     ) -> KillSwitchStatus:
-        if not isinstance(reason, str) or not reason.strip():
-            raise ValidationError(
-                "a kill-switch change needs a reason",
-                field="reason",
-                value=reason,
-                hint="say why, e.g. 'daily loss limit 2% reached'",
-            )
+        change_reason(reason)
         when = require_utc(ts if ts is not None else self._clock(), "ts")
         with self._lock:
             previous = self._status.state

@@ -12,8 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from quantdesk.domain.market import require_utc
-from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
-from quantdesk.errors import ValidationError
+from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState, change_reason
 from quantdesk.risk.events import RiskEvent
 
 __all__ = ["EquityMark", "MemoryEquityStore", "MemoryKillSwitchStore", "MemoryRiskEventStore"]
@@ -36,13 +35,7 @@ class MemoryKillSwitchStore:
     def set(self, state: TradingState, reason: str, ts: datetime, *, changed_by: str = "user") -> KillSwitchStatus:
         """Store ``state`` with its reason and add the change to the history (``ts`` must be timezone-aware)."""
         state = TradingState(state)
-        if not reason.strip():
-            raise ValidationError(
-                "a kill-switch change needs a reason",
-                field="reason",
-                value=reason,
-                hint="say why, e.g. 'daily loss limit 2% reached'",
-            )
+        change_reason(reason)
         ts = require_utc(ts)
         with self._lock:
             previous = self._status.state

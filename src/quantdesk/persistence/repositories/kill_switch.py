@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState
-from quantdesk.errors import ValidationError
+from quantdesk.domain.trading_state import KillSwitchChange, KillSwitchStatus, TradingState, change_reason
 from quantdesk.persistence.models import KillSwitchRow, RiskEventRow
 from quantdesk.persistence.repositories._common import newest
 
@@ -38,13 +37,7 @@ class KillSwitchRepository:
     def set(self, state: TradingState, reason: str, ts: datetime, *, changed_by: str = "user") -> KillSwitchStatus:
         """Persist ``state`` with its reason; the change is also logged as a risk event."""
         state = TradingState(state)
-        if not reason.strip():
-            raise ValidationError(
-                "a kill-switch change needs a reason",
-                field="reason",
-                value=reason,
-                hint="say why, e.g. 'daily loss limit 2% reached'",
-            )
+        change_reason(reason)
         with Session(self._engine) as session, session.begin():
             row = session.get(KillSwitchRow, _SINGLETON, with_for_update=True)
             previous = row.state if row is not None else TradingState.ACTIVE.value
