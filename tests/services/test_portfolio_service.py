@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from market_support import T0, Market
 
 from quantdesk.brokers.simulated import SimulatedBroker
 from quantdesk.config import LIVE_CONFIRMATION_PHRASE, Settings
 from quantdesk.domain.identifiers import AccountId
 from quantdesk.domain.instruments import Stock
-from quantdesk.domain.market import Bar, BarSize, Quote
+from quantdesk.domain.market import Bar, BarSize
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
@@ -27,36 +26,6 @@ from quantdesk.services import portfolio as svc
 
 D = Decimal
 ACCOUNT = "DU1234567"
-MIDS = {"AAPL": D("100.00"), "MSFT": D("50.00"), "JPM": D("20.00")}
-T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
-
-
-class Market:
-    """Feeds the simulated broker a fresh two-cent-wide quote per symbol on every tick."""
-
-    def __init__(self, broker: SimulatedBroker) -> None:
-        self.broker = broker
-        self.ts = T0
-
-    def tick(self) -> None:
-        self.ts += timedelta(seconds=1)
-        for sym, mid in MIDS.items():
-            self.broker.feed_quote(Quote(Stock(sym).id, self.ts, mid - D("0.01"), mid + D("0.01")))
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(0.01)
-                self.tick()
-
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def broker_holding(shares: dict[str, int], cash: int = 100_000) -> tuple[SimulatedBroker, Market]:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from market_support import Market
 
 from quantdesk.brokers.simulated import SimulatedBroker
 from quantdesk.config import LIVE_CONFIRMATION_PHRASE, Settings
 from quantdesk.domain.instruments import Stock
-from quantdesk.domain.market import Quote
 from quantdesk.domain.order_state import OrderStatus
 from quantdesk.domain.orders import Order
 from quantdesk.domain.side import OrderSide
@@ -26,37 +25,8 @@ from quantdesk.services.rebalance import RebalanceRun, rebalance
 
 D = Decimal
 ACCOUNT = "DU1234567"
-MIDS = {"AAPL": D("100.00"), "MSFT": D("50.00"), "JPM": D("20.00")}
 TARGET = TargetWeights.of({"AAPL": 0.05, "MSFT": 0.08, "JPM": 0.02})
 LIVE = Settings.model_validate({"mode": "live", "live": {"confirm": LIVE_CONFIRMATION_PHRASE}})
-
-
-class Market:
-    """A two-cent-wide quote per symbol on every tick, ticking in the background while ``running``."""
-
-    def __init__(self, broker: SimulatedBroker) -> None:
-        self.broker = broker
-        self.ts = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
-
-    def tick(self) -> None:
-        self.ts += timedelta(seconds=1)
-        for sym, mid in MIDS.items():
-            self.broker.feed_quote(Quote(Stock(sym).id, self.ts, mid - D("0.01"), mid + D("0.01")))
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(0.01)
-                self.tick()
-
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 async def holding_aapl() -> tuple[SimulatedBroker, Market]:
